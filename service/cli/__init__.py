@@ -1,0 +1,9 @@
+"""The `person-search` command line: one Typer app, one module of subcommands per area."""
+
+from service.cli import model_cmds  # noqa: F401  (registers its commands)
+from service.cli.app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
