@@ -1,0 +1,58 @@
+"""The gallery's public records: what callers pass in and get back. No model code here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ItemMeta:
+    """What the uploader says about an image."""
+
+    camera: str | None = None
+    captured_at: datetime | None = None
+    external_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # free JSON metadata
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One stored person crop, as the record in SQLite has it."""
+
+    id: int
+    sha256: str
+    image_path: str  # relative to the gallery's data directory
+    meta: ItemMeta
+    model_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The outcome of adding one image: its id, and whether it was already there."""
+
+    id: int
+    sha256: str
+    duplicate: bool = False  # the same bytes were already stored; nothing was added
+    near_duplicate_of: int | None = None  # an existing item within the near-duplicate cosine threshold
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions applied inside the vector search, so k results come back when k exist."""
+
+    cameras: frozenset[str] | None = None
+    captured_from: datetime | None = None
+    captured_to: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # equality on keys of ItemMeta.extra
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result."""
+
+    item: GalleryItem
+    score: float  # cosine similarity (inner product of unit vectors)
+    rank: int  # 1-based
