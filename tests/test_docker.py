@@ -1,0 +1,230 @@
+"""Docker cannot run here, so the images are checked as text: hadolint on every Dockerfile, shellcheck on
+every shell script, the compose files parsed, and their names held against the settings and the README."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from deploy.l4t import L4TRelease
+from service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+DOCKER = REPO / "docker"
+COMPOSE_CPU = DOCKER / "compose.yaml"
+COMPOSE_JETSON = DOCKER / "compose.jetson.yaml"
+SERVING_ONLY_OUT = {"torch", "torchvision", "open-clip-torch", "peft", "matplotlib", "onnxscript"}
+
+
+def _tool(name: str) -> str:
+    """A linter installed by the dev extra, next to this interpreter or on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: pip install -e '.[dev]' provides it")
+    return found
+
+
+def _repo_files() -> list[Path]:
+    """Tracked and untracked-but-not-ignored files of the checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [REPO / name for name in listed if (REPO / name).is_file()]
+
+
+def _is_shell_script(path: Path) -> bool:
+    """A .sh file, or any file whose first line is a sh/bash shebang."""
+    if path.suffix == ".sh":
+        return True
+    with path.open("rb") as handle:
+        first = handle.readline(200)
+    return bool(re.match(rb"#!\s*/(usr/)?bin/(env\s+)?(ba)?sh\b", first))
+
+
+def _dockerfiles() -> list[Path]:
+    return sorted(p for p in _repo_files() if p.name.startswith("Dockerfile"))
+
+
+def _compose(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), f"{path} is not a YAML mapping"
+    return data
+
+
+def _default(value: str) -> str:
+    """Resolve compose interpolation `${VAR:-default}` to its default."""
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(value))
+
+
+def _settings_field_exists(env_name: str) -> bool:
+    """PERSON_SEARCH_MODEL__BUNDLE names settings.model.bundle (and so on, nested with __)."""
+    model: type[BaseModel] = Settings
+    parts = env_name.removeprefix("PERSON_SEARCH_").lower().split("__")
+    for i, part in enumerate(parts):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        annotation = field.annotation
+        if i < len(parts) - 1:
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                return False
+            model = annotation
+    return True
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Volume mounts of a compose service as {container path: source}, defaults resolved."""
+    pairs = [_default(m).split(":")[:2] for m in service["volumes"]]
+    return {target: source for source, target in pairs}
+
+
+def _dockerfile_env(path: Path) -> dict[str, str]:
+    """ENV keys and values of a Dockerfile (continuation lines joined)."""
+    text = path.read_text().replace("\\\n", " ")
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            env.update(dict(re.findall(r"([A-Z0-9_]+)=(\S+)", line)))
+    return env
+
+
+def _dockerfile_args(path: Path) -> dict[str, str]:
+    """ARG defaults of a Dockerfile."""
+    return dict(re.findall(r"^ARG ([A-Z0-9_]+)=(\S+)", path.read_text(), re.MULTILINE))
+
+
+# ---- linters ----
+
+
+def test_dockerfiles_pass_hadolint() -> None:
+    files = _dockerfiles()
+    assert {p.name for p in files} >= {"Dockerfile", "Dockerfile.jetson"}
+    done = subprocess.run([_tool("hadolint"), *map(str, files)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_shell_scripts_pass_shellcheck() -> None:
+    scripts = sorted(p for p in _repo_files() if _is_shell_script(p))
+    assert DOCKER / "entrypoint.sh" in scripts
+    done = subprocess.run(
+        [_tool("shellcheck"), *map(str, scripts)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_entrypoint_is_executable() -> None:
+    assert (DOCKER / "entrypoint.sh").stat().st_mode & 0o111
+
+
+# ---- compose files: what the README names ----
+
+
+@pytest.mark.parametrize("path", [COMPOSE_CPU, COMPOSE_JETSON], ids=["cpu", "jetson"])
+def test_compose_names_service_port_volumes_and_health(path: Path) -> None:
+    compose = _compose(path)
+    service = compose["services"]["person-search"]
+    assert "gallery" in compose["volumes"]
+    mounts = _mounts(service)
+    assert mounts["/data"] == "gallery"
+    assert mounts["/models/bundle"] == "../bundle" and "${BUNDLE_DIR:-" in str(service["volumes"])
+    assert [_default(p) for p in service["ports"]] == ["8000:8000"]
+    health = service["healthcheck"]
+    assert health["test"][:4] == ["CMD", "python", "-m", "deploy"] and "health" in health["test"]
+    assert {"interval", "timeout", "retries", "start_period"} <= health.keys()
+    context = path.parent / service["build"]["context"]
+    assert context.resolve() == REPO and (context / service["build"]["dockerfile"]).is_file()
+
+
+def test_jetson_compose_runs_nvidia_with_engines_volume_and_host_release() -> None:
+    compose = _compose(COMPOSE_JETSON)
+    service = compose["services"]["person-search"]
+    assert service["runtime"] == "nvidia"
+    assert "engines" in compose["volumes"]
+    mounts = _mounts(service)
+    assert mounts["/engines"] == "engines"
+    host_release = service["environment"]["DEPLOY_HOST_TEGRA_RELEASE"]
+    assert mounts[host_release] == "/etc/nv_tegra_release"
+    assert service["environment"]["DEPLOY_ENGINES_DIR"] == "/engines"
+
+
+@pytest.mark.parametrize("path", [COMPOSE_CPU, COMPOSE_JETSON], ids=["cpu", "jetson"])
+def test_compose_environment_is_real_settings(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    environment = _compose(path)["services"]["person-search"]["environment"]
+    names = [n for n in environment if n.startswith("PERSON_SEARCH_")]
+    unknown = [n for n in names if not _settings_field_exists(n)]
+    assert not unknown, f"not settings in service/settings.py: {unknown}"
+    for name in names:
+        monkeypatch.setenv(name, _default(environment[name]))
+    settings = Settings()
+    assert str(settings.model.bundle) == "/models/bundle"
+    assert str(settings.index.data_dir) == "/data"
+    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 8000)
+
+
+# ---- Dockerfiles: settings, L4T release, serving-only requirements ----
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.jetson"])
+def test_dockerfile_environment_is_real_settings(name: str) -> None:
+    env = _dockerfile_env(DOCKER / name)
+    unknown = [n for n in env if n.startswith("PERSON_SEARCH_") and not _settings_field_exists(n)]
+    assert not unknown, f"not settings in service/settings.py: {unknown}"
+    assert env["PERSON_SEARCH_SERVER__HOST"] == "0.0.0.0"
+    assert "HEALTHCHECK" in (DOCKER / name).read_text()
+    assert re.search(r"^USER 1000", (DOCKER / name).read_text(), re.MULTILINE), "runs as a non-root user"
+
+
+def test_jetson_image_records_its_l4t_release_and_compose_agrees() -> None:
+    args = _dockerfile_args(DOCKER / "Dockerfile.jetson")
+    release = L4TRelease.from_tag(args["L4T_RELEASE"])
+    assert (release.major, release.revision) == (36, 4)
+    assert _dockerfile_env(DOCKER / "Dockerfile.jetson")["DEPLOY_IMAGE_L4T"] == "${L4T_RELEASE}"
+    build_args = _compose(COMPOSE_JETSON)["services"]["person-search"]["build"]["args"]
+    for name in ("L4T_RELEASE", "CUDA_RUNTIME_TAG", "TENSORRT_TAG", "FAISS"):
+        assert _default(build_args[name]) == args[name], name
+
+
+def _requirement_names(lines: list[str]) -> set[str]:
+    names = set()
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if line:
+            names.add(re.split(r"[<>=!~\[; ]", line)[0].lower().replace("_", "-"))
+    return names
+
+
+def test_serving_requirements_are_project_dependencies_without_torch() -> None:
+    serving = _requirement_names((DOCKER / "requirements-serve.txt").read_text().splitlines())
+    project = _requirement_names(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
+    assert serving <= project, f"not in pyproject.toml: {serving - project}"
+    assert not serving & SERVING_ONLY_OUT, (
+        f"training-only packages in the serving image: {serving & SERVING_ONLY_OUT}"
+    )
+    assert {"onnxruntime", "fastapi", "uvicorn", "numpy"} <= serving
+
+
+def test_docker_build_context_keeps_what_the_images_copy() -> None:
+    kept = {
+        line.strip("!/") for line in (REPO / ".dockerignore").read_text().splitlines() if line.startswith("!")
+    }
+    copy_source = re.compile(r"^COPY (?!--from)(?:--\S+ )*(\S+)", re.MULTILINE)
+    for name in ("Dockerfile", "Dockerfile.jetson"):
+        for source in copy_source.findall((DOCKER / name).read_text()):
+            assert source.split("/")[0] in kept, f"{name} copies {source} but .dockerignore leaves it out"
+            assert (REPO / source).exists(), f"{name} copies {source}, which does not exist"
