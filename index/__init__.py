@@ -1,0 +1,28 @@
+"""The gallery index: SQLite is the durable record, FAISS the derived search structure. Knows no models."""
+
+from index.errors import ModelMismatchError, SnapshotError
+from index.factories import recommended
+from index.faiss_store import FaissStore
+from index.gallery import Gallery, stored_model
+from index.keeper import snapshot_factory
+from index.reindex import pending, reindex
+from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
+from index.vector_store import VectorStore
+
+__all__ = [
+    "AddResult",
+    "FaissStore",
+    "Gallery",
+    "GalleryItem",
+    "Hit",
+    "ItemMeta",
+    "ModelMismatchError",
+    "SearchFilters",
+    "SnapshotError",
+    "VectorStore",
+    "pending",
+    "recommended",
+    "reindex",
+    "snapshot_factory",
+    "stored_model",
+]

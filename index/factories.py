@@ -1,0 +1,76 @@
+"""FAISS factory strings: training needs, per-call search parameters, defaults by gallery size."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import faiss
+
+SEARCH_KEYS = ("nprobe", "efSearch")  # per-call knobs; each applies to the structures that have it
+
+
+def make_index(dim: int, factory: str) -> faiss.Index:
+    """The bare inner-product index a factory string describes, with a message naming a bad string."""
+    if "IDMap" in factory:
+        raise ValueError(
+            f"factory {factory!r}: leave out IDMap, the gallery wraps every index in IndexIDMap2"
+        )
+    try:
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as err:
+        raise ValueError(f"FAISS cannot build factory string {factory!r} for dim {dim}: {err}") from err
+
+
+def train_size(factory: str, index: faiss.Index) -> int:
+    """Vectors needed to train `index` well (39 per centroid, FAISS's own floor); 0 when it needs none."""
+    if index.is_trained:
+        return 0
+    need = 1000  # scalar quantizers learn per-dimension ranges; a thousand samples is plenty
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        need = max(need, 39 * ivf.nlist)
+    for bits in re.findall(r"PQ\d+(?:x(\d+))?", factory):
+        need = max(need, 39 * 2 ** int(bits or 8))
+    return need
+
+
+def removes_in_place(index: faiss.Index) -> bool:
+    """Whether remove_ids on this inner index keeps IndexIDMap2's id map right.
+
+    Flat-code indexes (Flat, PQ, SQ) compact their storage the way IndexIDMap2 expects; IVF keeps its
+    internal labels (the map then points at the wrong rows) and HNSW cannot remove at all, so those get
+    tombstones and a rebuild instead.
+    """
+    return isinstance(faiss.downcast_index(index), faiss.IndexFlatCodes)
+
+
+def search_parameters(
+    index: faiss.Index, params: dict[str, int] | None, sel: faiss.IDSelector | None
+) -> faiss.SearchParameters:
+    """A fresh SearchParameters for one call (nothing is set on the shared index); unknown keys are errors."""
+    params = params or {}
+    unknown = sorted(set(params) - set(SEARCH_KEYS))
+    if unknown:
+        raise ValueError(f"unknown search parameter(s) {unknown}; known: {list(SEARCH_KEYS)}")
+    ivf = faiss.try_extract_index_ivf(index)
+    inner = faiss.downcast_index(index)
+    p: Any
+    if ivf is not None:
+        p = faiss.SearchParametersIVF()
+        p.nprobe = int(params.get("nprobe", ivf.nprobe))
+    elif isinstance(inner, faiss.IndexHNSW):
+        p = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+        p.efSearch = int(params.get("efSearch", inner.hnsw.efSearch))
+    else:
+        p = faiss.SearchParameters()
+    if sel is not None:
+        p.sel = sel
+    return p
+
+
+def recommended(n: int) -> tuple[str, dict[str, int]]:
+    """Factory and search parameters reaching recall@10 >= 0.95 at size n (bench/index_search.py)."""
+    if n <= 50_000:
+        return "Flat", {}
+    return "HNSW32", {"efSearch": 96}

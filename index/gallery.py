@@ -1,0 +1,278 @@
+"""Gallery: the durable SQLite record, the image files and the derived FAISS index, behind one lock.
+
+Searches share a readers-writer lock and run in parallel; additions and removals are exclusive. An
+addition is acknowledged only after its image files are fsynced and its rows committed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import ModelMismatchError
+from index.images import ImageStore, image_relpath, sniff_extension
+from index.keeper import IndexKeeper
+from index.records import DB_FILE, Records
+from index.rows import is_empty, meta_values
+from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
+
+
+def stored_model(data_dir: Path) -> tuple[str, int] | None:
+    """(model_id, dim) a gallery directory was built with, or None when it holds no gallery yet."""
+    if not (Path(data_dir) / DB_FILE).is_file():
+        return None
+    records = Records(Path(data_dir) / DB_FILE)
+    try:
+        model_id, dim = records.setting("model_id"), records.setting("dim")
+    finally:
+        records.close()
+    return (model_id, int(dim)) if model_id and dim else None
+
+
+def _claim(records: Records, data_dir: Path, model_id: str, dim: int) -> None:
+    """Record the model of a new gallery, or check that an existing one was built with it."""
+    with records.write() as conn:
+        stored, stored_dim = records.setting("model_id"), records.setting("dim")
+        if stored is None:
+            records.set_settings(conn, model_id=model_id, dim=str(dim))
+        elif stored != model_id:
+            raise ModelMismatchError(data_dir, stored, model_id)
+        elif int(stored_dim or 0) != dim:
+            raise ValueError(f"gallery {data_dir} stores {stored_dim}-d embeddings, not {dim}-d")
+
+
+def near_duplicates(
+    vectors: np.ndarray, threshold: float, scores: np.ndarray, ids: np.ndarray
+) -> list[tuple[str, int] | None]:
+    """Per new vector: ("id", stored id) or ("new", earlier batch position) at cosine >= threshold."""
+    out: list[tuple[str, int] | None] = [None] * len(vectors)
+    best = np.where((ids >= 0) & (scores >= threshold), scores, -np.inf)
+    for hit in np.flatnonzero(np.isfinite(best)):
+        out[hit] = ("id", int(ids[hit]))
+    sims = vectors @ vectors.T  # (N, N)
+    for j in range(1, len(vectors)):
+        i = int(np.argmax(sims[j, :j]))  # the most similar earlier vector
+        if sims[j, i] >= threshold and sims[j, i] > best[j]:
+            out[j] = ("new", i)
+    return out
+
+
+class Gallery:
+    """Person crops with metadata and embeddings; exact or approximate top-k search with filters."""
+
+    def __init__(self, data_dir: Path, records: Records, model_id: str, dim: int, options: dict[str, Any]):
+        self.data_dir, self.records, self.model_id, self.dim = data_dir, records, model_id, dim
+        self.factory: str = options["factory"]
+        self.near_duplicate_cosine: float | None = options["near_duplicate_cosine"]
+        self.search_params: dict[str, int] = dict(options["search_params"] or {})
+        self.background_rebuild: bool = options["background_rebuild"]
+        self.images = ImageStore(data_dir)
+        self._count = records.count()
+        self._closed = False
+        self.index = IndexKeeper(data_dir, records, model_id, dim, self.factory, options["use_gpu"])
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        model_id: str,
+        dim: int,
+        factory: str = "Flat",
+        near_duplicate_cosine: float | None = None,
+        use_gpu: bool = True,
+        search_params: dict[str, int] | None = None,
+        background_rebuild: bool = True,
+    ) -> Gallery:
+        """Create or open the gallery in data_dir; ModelMismatchError when it was built with another model."""
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        records = Records(data_dir / DB_FILE)
+        options = {
+            "factory": factory,
+            "near_duplicate_cosine": near_duplicate_cosine,
+            "use_gpu": use_gpu,
+            "search_params": search_params,
+            "background_rebuild": background_rebuild,
+        }
+        try:
+            _claim(records, data_dir, model_id, dim)
+            return cls(data_dir, records, model_id, dim, options)
+        except BaseException:
+            records.close()
+            raise
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the gallery at {self.data_dir} is closed")
+
+    def _vectors(self, embeddings: np.ndarray, n: int) -> np.ndarray:
+        """Checked float32 [n, D] unit vectors."""
+        vectors = np.asarray(embeddings, np.float32)
+        if vectors.shape != (n, self.dim) or not np.isfinite(vectors).all():
+            raise ValueError(f"embeddings must be finite float32 [{n}, {self.dim}], got {vectors.shape}")
+        if n and np.abs(np.linalg.norm(vectors, axis=1) - 1).max() > 1e-2:
+            raise ValueError("embeddings must be L2-normalised (scores are cosine similarities)")
+        return np.ascontiguousarray(vectors)
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def add(
+        self, images: Sequence[bytes], embeddings: np.ndarray, metas: Sequence[ItemMeta]
+    ) -> list[AddResult]:
+        """Store images with their embeddings; the same bytes twice are flagged, never stored twice."""
+        if len(metas) != len(images):
+            raise ValueError(f"{len(images)} images but {len(metas)} metadata records")
+        if not images:
+            return []
+        vectors = self._vectors(embeddings, len(images))
+        shas = [hashlib.sha256(data).hexdigest() for data in images]
+        with self.index.lock.gen_wlock():
+            self._check_open()
+            existing = self.records.find_shas(shas)
+            first: dict[str, int] = {}
+            for i, sha in enumerate(shas):
+                if sha not in existing:
+                    first.setdefault(sha, i)
+            new = list(first.values())
+            paths = [image_relpath(shas[i], sniff_extension(images[i])) for i in new]
+            for i in new:
+                meta_values(metas[i])  # bad metadata fails here, before any file is written
+            near = self._near_duplicates(vectors[new])
+            self.images.write([(path, images[i]) for path, i in zip(paths, new, strict=True)])
+            rows = [(shas[i], path, metas[i]) for path, i in zip(paths, new, strict=True)]
+            ids = self.records.insert(rows, vectors[new], self.model_id)
+            self.index.store.add(np.array(ids, np.int64), vectors[new])
+            self._count += len(ids)
+            self.index.version += 1
+        by_sha = existing | {shas[i]: item_id for i, item_id in zip(new, ids, strict=True)}
+        near_of = {
+            i: ids[ref[1]] if ref[0] == "new" else ref[1] for i, ref in zip(new, near, strict=True) if ref
+        }
+        results = [
+            AddResult(by_sha[sha], sha, duplicate=first.get(sha) != i, near_duplicate_of=near_of.get(i))
+            for i, sha in enumerate(shas)
+        ]
+        self.index.maybe_rebuild(self._count, self.background_rebuild)
+        return results
+
+    def _near_duplicates(self, vectors: np.ndarray) -> list[tuple[str, int] | None]:
+        """Near-duplicate references for new vectors, when a threshold is set."""
+        if self.near_duplicate_cosine is None or not len(vectors):
+            return [None] * len(vectors)
+        scores, ids = self.index.store.search(vectors, 1)
+        return near_duplicates(vectors, self.near_duplicate_cosine, scores[:, 0], ids[:, 0])
+
+    def delete(self, item_id: int) -> bool:
+        """Remove an item, its vector and its image file; False when there was no such item."""
+        with self.index.lock.gen_wlock():
+            self._check_open()
+            path = self.records.delete(item_id)
+            if path is None:
+                return False
+            self.index.store.remove(np.array([item_id], np.int64))
+            self.images.remove(path)
+            self._count -= 1
+            self.index.version += 1
+        self.index.maybe_rebuild(self._count, self.background_rebuild)
+        return True
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        params: dict[str, int] | None = None,
+    ) -> list[Hit]:
+        """Top-k items by cosine to a float32 [D] unit query, filters applied inside the vector search."""
+        q = np.asarray(query, np.float32).reshape(-1)
+        if q.shape != (self.dim,) or k < 1:
+            raise ValueError(f"search needs a float32 [{self.dim}] query and k >= 1, got {q.shape} and k={k}")
+        with self.index.lock.gen_rlock():
+            self._check_open()
+            allowed = None if is_empty(filters) else self.records.ids(filters)
+            if allowed is not None and not len(allowed):
+                return []
+            _, ids = self.index.store.search(q[None], k, allowed, {**self.search_params, **(params or {})})
+            found = [int(i) for i in ids[0] if i >= 0]
+            if allowed is not None and len(found) < min(k, len(allowed)):
+                found = self._exact(q, k, filters)  # an approximate structure missed some filtered rows
+            rows = self.records.items(found, self.dim)
+        scored = sorted(
+            ((float(vec @ q), item) for item, vec in rows.values()), key=lambda s: (-s[0], s[1].id)
+        )
+        kept = [(score, item) for score, item in scored if min_score is None or score >= min_score]
+        return [Hit(item, score, rank) for rank, (score, item) in enumerate(kept, 1)]
+
+    def _exact(self, q: np.ndarray, k: int, filters: SearchFilters | None) -> list[int]:
+        """Exact top-k over the filtered rows' stored embeddings."""
+        ids, vectors = self.records.filtered_embeddings(filters or SearchFilters(), self.dim)
+        return [int(i) for i in ids[np.argsort(-(vectors @ q), kind="stable")[:k]]]
+
+    def find_sha256(self, sha256: str) -> int | None:
+        """The id of the item with these bytes' digest, so callers can skip encoding what is stored."""
+        return self.records.find_shas([sha256]).get(sha256)
+
+    def get(self, item_id: int) -> GalleryItem | None:
+        """One item, or None."""
+        return self.records.get(item_id)
+
+    def list(self, offset: int = 0, limit: int = 50, camera: str | None = None) -> builtins.list[GalleryItem]:
+        """Items in id order (oldest first), optionally of one camera."""
+        return self.records.page(offset, limit, camera)
+
+    def cameras(self) -> builtins.list[str]:
+        """Camera names in the gallery, sorted."""
+        return self.records.cameras()
+
+    def image_file(self, item_id: int) -> Path | None:
+        """Absolute path of an item's stored image (always inside data_dir), or None."""
+        item = self.records.get(item_id)
+        return self.images.path(item.image_path) if item else None
+
+    def __len__(self) -> int:
+        return self._count
+
+    # -- the index --------------------------------------------------------------------------------
+
+    @property
+    def exact(self) -> bool:
+        """Whether searches are exact now (Flat, or a structure still waiting for enough rows to train)."""
+        return self.factory == "Flat" or self.index.store.pending_training
+
+    def snapshot(self) -> None:
+        """Write an atomic FAISS snapshot that records the rows it covers."""
+        self.index.snapshot()
+
+    def rebuild(self) -> None:
+        """Rebuild the FAISS index from SQLite now (searches continue on the old one meanwhile)."""
+        self.index.rebuild()
+
+    def refresh(self) -> tuple[int, int]:
+        """Pick up rows another process added or deleted -> (added, dropped)."""
+        changed = self.index.refresh()
+        self._count = self.records.count()
+        return changed
+
+    def close(self) -> None:
+        """Finish a background rebuild, snapshot what changed, close files; safe to call twice."""
+        if self._closed:
+            return
+        self.index.close()
+        with self.index.lock.gen_wlock():
+            self._closed = True
+        self.images.close()
+        self.records.close()

@@ -1,0 +1,177 @@
+"""Records: the SQLite (WAL) file that is the durable record of the gallery, one connection per thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import ModelMismatchError
+from index.rows import ITEM_COLUMNS, SCHEMA, filter_sql, item_from_row, meta_values, vectors_from_blobs
+from index.types import GalleryItem, ItemMeta, SearchFilters
+
+CHUNK = 500  # ids per `IN (...)` query
+DB_FILE = "gallery.sqlite3"  # inside the data directory
+
+
+class Records:
+    """Rows of gallery items; every write is one committed, fsynced transaction before it returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._mutex = threading.Lock()
+        self.conn().executescript(SCHEMA)
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (WAL, synchronous=FULL so a commit survives a power cut)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.conn = conn
+            with self._mutex:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: committed when the block ends, rolled back if it raises."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._mutex:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- gallery settings -------------------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        """A value from the gallery table (model_id, dim)."""
+        row = self.conn().execute("SELECT value FROM gallery WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_settings(self, conn: sqlite3.Connection, **values: str) -> None:
+        """Set gallery-table values inside the caller's transaction."""
+        conn.executemany("INSERT OR REPLACE INTO gallery (key, value) VALUES (?, ?)", list(values.items()))
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def insert(
+        self,
+        rows: Sequence[tuple[str, str, ItemMeta]],
+        vectors: np.ndarray,
+        model_id: str,
+    ) -> list[int]:
+        """Insert (sha256, image_path, meta) rows with their float32 [N, D] vectors in one transaction."""
+        created = datetime.now(UTC).isoformat()
+        values = [(sha, path, *meta_values(meta)) for sha, path, meta in rows]
+        ids = []
+        with self.write() as conn:
+            stored = self.setting("model_id")
+            if stored != model_id:  # reindexed by another process since this gallery was opened
+                raise ModelMismatchError(self.path.parent, stored or "(none)", model_id)
+            for value, vector in zip(values, vectors, strict=True):
+                cursor = conn.execute(
+                    "INSERT INTO items (sha256, image_path, camera, captured_at, captured_ts, external_id,"
+                    " extra, model_id, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*value, model_id, vector.astype("<f4").tobytes(), created),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def delete(self, item_id: int) -> str | None:
+        """Delete a row; its image path, or None when there was no such row."""
+        with self.write() as conn:
+            row = conn.execute("SELECT image_path FROM items WHERE id = ?", (item_id,)).fetchone()
+            conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
+        return row[0] if row else None
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of rows."""
+        return int(self.conn().execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def find_shas(self, shas: Sequence[str]) -> dict[str, int]:
+        """sha256 -> id of those already stored."""
+        found: dict[str, int] = {}
+        for i in range(0, len(shas), CHUNK):
+            part = list(shas[i : i + CHUNK])
+            sql = f"SELECT sha256, id FROM items WHERE sha256 IN ({','.join('?' * len(part))})"
+            found.update(self.conn().execute(sql, part).fetchall())
+        return found
+
+    def get(self, item_id: int) -> GalleryItem | None:
+        """One item, or None."""
+        row = self.conn().execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+        return item_from_row(row) if row else None
+
+    def page(self, offset: int, limit: int, camera: str | None) -> list[GalleryItem]:
+        """Items in id order, optionally of one camera."""
+        where, params = ("WHERE camera = ?", [camera]) if camera is not None else ("", [])
+        sql = f"SELECT {ITEM_COLUMNS} FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
+        return [item_from_row(r) for r in self.conn().execute(sql, [*params, limit, offset])]
+
+    def cameras(self) -> list[str]:
+        """Distinct camera names, sorted."""
+        sql = "SELECT DISTINCT camera FROM items WHERE camera IS NOT NULL ORDER BY camera"
+        return [r[0] for r in self.conn().execute(sql)]
+
+    def ids(self, filters: SearchFilters | None = None) -> np.ndarray:
+        """Sorted int64 ids of all rows, or of the rows matching the filters."""
+        where, params = filter_sql(filters) if filters is not None else ("1", [])
+        cursor = self.conn().execute(f"SELECT id FROM items WHERE {where} ORDER BY id", params)
+        return np.fromiter((r[0] for r in cursor), np.int64)
+
+    def items(self, ids: Sequence[int], dim: int) -> dict[int, tuple[GalleryItem, np.ndarray]]:
+        """id -> (item, float32 [D] embedding) for those ids that exist."""
+        out = {}
+        for i in range(0, len(ids), CHUNK):
+            part = [int(x) for x in ids[i : i + CHUNK]]
+            sql = f"SELECT {ITEM_COLUMNS}, embedding FROM items WHERE id IN ({','.join('?' * len(part))})"
+            for row in self.conn().execute(sql, part):
+                out[row[0]] = (item_from_row(row[:-1]), vectors_from_blobs([row[-1]], dim)[0])
+        return out
+
+    def embeddings(
+        self, dim: int, ids: np.ndarray | None = None, batch: int = 8192
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids int64 [n], vectors float32 [n, D]) in batches: of all rows, or of the given ids."""
+        conn = self.conn()
+        if ids is None:
+            last = -1
+            while rows := conn.execute(
+                "SELECT id, embedding FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall():
+                last = rows[-1][0]
+                yield np.array([r[0] for r in rows], np.int64), vectors_from_blobs([r[1] for r in rows], dim)
+            return
+        for i in range(0, len(ids), CHUNK):
+            part = [int(x) for x in ids[i : i + CHUNK]]
+            sql = f"SELECT id, embedding FROM items WHERE id IN ({','.join('?' * len(part))})"
+            if rows := conn.execute(sql, part).fetchall():
+                yield np.array([r[0] for r in rows], np.int64), vectors_from_blobs([r[1] for r in rows], dim)
+
+    def filtered_embeddings(self, filters: SearchFilters, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids [n], vectors [n, D]) of the rows matching the filters: the exact-search fallback."""
+        where, params = filter_sql(filters)
+        rows = self.conn().execute(f"SELECT id, embedding FROM items WHERE {where}", params).fetchall()
+        return np.array([r[0] for r in rows], np.int64), vectors_from_blobs([r[1] for r in rows], dim)

@@ -1,0 +1,116 @@
+"""How gallery records map to SQLite rows and filters to SQL: the schema and the conversions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from index.types import GalleryItem, ItemMeta, SearchFilters
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS gallery (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so a stale snapshot can't hit a new row
+    sha256 TEXT NOT NULL UNIQUE,
+    image_path TEXT NOT NULL,              -- relative to the data directory
+    camera TEXT,
+    captured_at TEXT,                      -- ISO 8601 as given
+    captured_ts REAL,                      -- the same instant in Unix seconds (naive = UTC), for ranges
+    external_id TEXT,
+    extra TEXT NOT NULL DEFAULT '{}',      -- free JSON metadata
+    model_id TEXT NOT NULL,
+    embedding BLOB NOT NULL,               -- float32 [D], little-endian
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_camera ON items(camera);
+CREATE INDEX IF NOT EXISTS items_captured ON items(captured_ts);
+CREATE TABLE IF NOT EXISTS reindex_staging (
+    id INTEGER PRIMARY KEY, model_id TEXT NOT NULL, embedding BLOB NOT NULL
+);
+"""
+
+ITEM_COLUMNS = "id, sha256, image_path, camera, captured_at, external_id, extra, model_id, created_at"
+
+
+def timestamp(moment: datetime) -> float:
+    """Unix seconds of a datetime; a naive one is taken as UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def meta_values(meta: ItemMeta) -> tuple[Any, ...]:
+    """(camera, captured_at, captured_ts, external_id, extra JSON) for an INSERT; bad metadata raises."""
+    try:
+        extra = json.dumps(meta.extra, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"metadata must be JSON-serialisable: {err}") from err
+    captured = meta.captured_at
+    return (
+        meta.camera,
+        captured.isoformat() if captured else None,
+        timestamp(captured) if captured else None,
+        meta.external_id,
+        extra,
+    )
+
+
+def item_from_row(row: tuple[Any, ...]) -> GalleryItem:
+    """A GalleryItem from a SELECT of ITEM_COLUMNS."""
+    item_id, sha, path, camera, captured, external_id, extra, model_id, created = row
+    meta = ItemMeta(
+        camera=camera,
+        captured_at=datetime.fromisoformat(captured) if captured else None,
+        external_id=external_id,
+        extra=json.loads(extra),
+    )
+    return GalleryItem(item_id, sha, path, meta, model_id, datetime.fromisoformat(created))
+
+
+def vectors_from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
+    """float32 [N, D] from embedding blobs, refusing blobs of the wrong size."""
+    data = b"".join(blobs)
+    if len(data) != 4 * dim * len(blobs):
+        raise ValueError(f"stored embeddings are not {dim}-d float32; the gallery record is damaged")
+    return np.frombuffer(data, "<f4").reshape(len(blobs), dim).astype(np.float32)
+
+
+def is_empty(filters: SearchFilters | None) -> bool:
+    """Whether filters restrict nothing."""
+    return filters is None or (
+        filters.cameras is None
+        and filters.captured_from is None
+        and filters.captured_to is None
+        and not filters.metadata
+    )
+
+
+def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """A WHERE clause (without the keyword) and its parameters for the filters."""
+    clauses: list[str] = ["1"]
+    params: list[Any] = []
+    if filters.cameras is not None:
+        cameras = sorted(filters.cameras)
+        clauses.append(f"camera IN ({','.join('?' * len(cameras))})" if cameras else "0")
+        params += cameras
+    if filters.captured_from is not None:
+        clauses.append("captured_ts >= ?")
+        params.append(timestamp(filters.captured_from))
+    if filters.captured_to is not None:
+        clauses.append("captured_ts <= ?")
+        params.append(timestamp(filters.captured_to))
+    for key, value in sorted(filters.metadata.items()):
+        if '"' in key:
+            raise ValueError(f"metadata filter key {key!r} may not contain a double quote")
+        if value is None:
+            clauses.append("json_extract(extra, ?) IS NULL")
+            params.append(f'$."{key}"')
+        elif isinstance(value, str | int | float | bool):
+            clauses.append("json_extract(extra, ?) = ?")
+            params += [f'$."{key}"', value]
+        else:
+            raise ValueError(
+                f"metadata filter {key!r}: only str, int, float, bool or None compare, not {value!r}"
+            )
+    return " AND ".join(clauses), params
