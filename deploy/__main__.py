@@ -15,7 +15,7 @@ from pathlib import Path
 from deploy import bundle_view, device
 from deploy.engines import prune
 from deploy.l4t import L4TPolicy, Verdict, check_host
-from deploy.plan import StartError, plan_engines, plan_without_engines, wants_tensorrt
+from deploy.plan import plan_engines, plan_without_engines, wants_tensorrt
 from engine.bundle_files import ENGINES_DIR
 
 STOP = 3
@@ -68,8 +68,8 @@ def cmd_engines(args: argparse.Namespace) -> int:
     if not wants_tensorrt(args.backend, device.tensorrt_installed()):
         plan = plan_without_engines(args.bundle, args.backend)
     else:
-        key, plan_files = device.engine_key(args.bundle, args.precision, args.max_batch)
-        plan = plan_engines(args.bundle, key, plan_files)
+        key, files = device.engine_key(args.bundle, args.precision, args.max_batch)
+        plan = plan_engines(args.bundle, key, files)
         for path in plan.prune:
             _say(f"removing engines that cannot load on this device: {path.name}")
         prune(plan.prune, args.bundle / ENGINES_DIR)
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (StartError, ValueError, FileNotFoundError) as exc:
+    except (RuntimeError, ValueError, OSError, ImportError) as exc:  # StartError is a RuntimeError
         _say(f"cannot start: {exc}")
         return STOP
 
