@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench clean-venv
+.PHONY: demo test lint unit bench clean-venv browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,7 +21,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest
 
-test: lint unit
+test: browser lint unit
+
+# The web page test drives Debian's chromium through Playwright; CI runs as root on a fresh machine.
+browser:
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 bench: $(STAMP)
 	$(VENV)/bin/person-search bench

@@ -3,6 +3,7 @@
 from service.cli import data_cmds  # noqa: F401  (registers its commands)
 from service.cli import gallery_cmds  # noqa: F401  (registers its commands)
 from service.cli import model_cmds  # noqa: F401  (registers its commands)
+from service.cli import serve_cmds  # noqa: F401  (registers its commands)
 from service.cli.app import app
 
 

@@ -1,0 +1,52 @@
+"""Search the gallery by description: POST JSON for programs, GET for curl and the browser."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from service.deps import ReadAccess, RuntimeDep
+from service.schemas import SearchFiltersIn, SearchRequest, SearchResults
+from service.search_flow import run_search
+
+router = APIRouter(tags=["search"], dependencies=[ReadAccess])
+
+EXAMPLES = {
+    "plain": {
+        "summary": "a description",
+        "value": {"text": "a woman in a red jacket, black cap and brown shoes", "top_k": 10},
+    },
+    "filtered": {
+        "summary": "one camera, a time window and a score floor",
+        "value": {
+            "text": "man with a blue backpack and white sneakers",
+            "top_k": 5,
+            "filters": {"cameras": ["gate-2"], "captured_from": "2024-05-01T00:00:00Z"},
+            "min_score": 0.2,
+        },
+    },
+}
+
+
+@router.post("/search", response_model=SearchResults)
+async def search(
+    runtime: RuntimeDep, request: Annotated[SearchRequest, Body(openapi_examples=EXAMPLES)]
+) -> SearchResults:
+    """Rank gallery crops by how well they match a description."""
+    return await run_search(runtime, request)
+
+
+@router.get("/search", response_model=SearchResults)
+async def search_get(
+    runtime: RuntimeDep,
+    q: Annotated[
+        str, Query(min_length=1, max_length=1000, description="the description", examples=["red jacket"])
+    ],
+    k: Annotated[int, Query(ge=1, le=100, description="how many matches")] = 10,
+    camera: Annotated[list[str] | None, Query(max_length=64, description="keep only these cameras")] = None,
+    min_score: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
+) -> SearchResults:
+    """The same search for curl: /search?q=red+jacket&k=5&camera=gate-2."""
+    filters = SearchFiltersIn(cameras=camera) if camera else None
+    return await run_search(runtime, SearchRequest(text=q, top_k=k, filters=filters, min_score=min_score))

@@ -1,0 +1,139 @@
+"""What the app serves with: encoder, gallery, batchers and telemetry, and their start-up phases.
+
+Start-up runs in the background so the port opens at once: /health answers 503 "starting" until the
+encoder is loaded, the gallery opened and both towers warmed up. A gallery built with another model
+leaves the server up, answering 409 with how to re-index, instead of mixing embeddings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from engine import Encoder, load_encoder
+from service.errors import ApiError
+from service.latency import LatencyTracker
+from service.metrics import Metrics
+from service.settings import Settings
+from service.towers import Towers
+
+if TYPE_CHECKING:
+    from index import Gallery
+
+log = logging.getLogger(__name__)
+
+
+class Phase(StrEnum):
+    """Where start-up is."""
+
+    STARTING = "starting"
+    READY = "ready"
+    MISMATCH = "mismatch"  # encoder ready, gallery built with another model
+    FAILED = "failed"
+
+
+class Runtime:
+    """The serving state one app holds; routes reach it through deps."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics, self.latency = Metrics(), LatencyTracker()
+        self.phase: Phase = Phase.STARTING
+        self.error: str | None = None
+        self.encoder: Encoder | None = None
+        self.gallery: Gallery | None = None
+        self.towers: Towers | None = None
+        self.started = time.monotonic()
+        self.startup_s: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin loading and warm-up in a worker thread; the server answers meanwhile."""
+        self._task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._load))
+
+    async def stop(self) -> None:
+        """Wait for start-up to settle, then stop the batchers and close the gallery."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.towers is not None:
+            await asyncio.to_thread(self.towers.stop)
+        if self.gallery is not None:
+            await asyncio.to_thread(self.gallery.close)
+
+    def _load(self) -> None:
+        """Load the encoder, open the gallery, warm up; record failures instead of raising."""
+        from index import Gallery, ModelMismatchError
+
+        model, index = self.settings.model, self.settings.index
+        try:
+            if model.bundle is None:
+                raise ValueError("no model bundle configured (--bundle or PERSON_SEARCH_MODEL__BUNDLE)")
+            biggest = max(self.settings.batching.text.max_batch, self.settings.batching.image.max_batch)
+            self.encoder = load_encoder(model.bundle, model.backend, model.precision, model.device, biggest)
+            log.info("encoder: %s", self.encoder.describe())
+            self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)
+            self.towers.warm_up()
+            self.gallery = Gallery.open(
+                index.data_dir,
+                self.encoder.model_id,
+                self.encoder.embed_dim,
+                factory=index.factory,
+                near_duplicate_cosine=index.near_duplicate_cosine,
+                use_gpu=index.use_gpu,
+            )
+        except ModelMismatchError as exc:
+            self.phase, self.error = Phase.MISMATCH, str(exc)
+            log.error("%s", self.error)
+            return
+        except Exception as exc:
+            self.phase, self.error = Phase.FAILED, f"{type(exc).__name__}: {exc}"
+            log.exception("start-up failed")
+            return
+        gallery, towers = self.gallery, self.towers
+        self.metrics.bind(
+            lambda: len(gallery), {"text": lambda: towers.text.depth, "image": lambda: towers.image.depth}
+        )
+        self.metrics.ready.set(1)
+        self.startup_s = time.monotonic() - self.started
+        self.phase = Phase.READY
+        log.info("ready in %.1fs: %d items in the gallery", self.startup_s, len(self.gallery))
+
+    def parts(self) -> tuple[Encoder, Towers, Gallery]:
+        """Encoder, towers and gallery once ready; else 409 (model mismatch) or 503 (not ready)."""
+        if self.phase == Phase.READY:
+            assert self.encoder is not None and self.towers is not None and self.gallery is not None
+            return self.encoder, self.towers, self.gallery
+        if self.phase == Phase.MISMATCH:
+            raise ApiError(409, self.error or "the gallery was built with another model")
+        if self.phase == Phase.FAILED:
+            raise ApiError(503, f"the service failed to start: {self.error}", headers={"Retry-After": "60"})
+        raise ApiError(503, "warming up; try again shortly", headers={"Retry-After": "1"})
+
+    def observe(self, pipeline: str, stages_ms: dict[str, float]) -> None:
+        """Record one request's stage times for /latency and /metrics."""
+        self.latency.observe(pipeline, stages_ms)
+        self.metrics.observe(pipeline, stages_ms)
+
+    def health(self) -> dict[str, Any]:
+        """What /health reports, ready or not."""
+        described = self.encoder.describe() if self.encoder is not None else {}
+        status = {Phase.READY: "ok", Phase.STARTING: "starting"}.get(self.phase, "error")
+        return {
+            "status": status,
+            "ready": self.phase == Phase.READY,
+            "warmup_done": self.phase in (Phase.READY, Phase.MISMATCH),
+            "model_id": described.get("model_id"),
+            "backend": described.get("backend"),
+            "precision": described.get("precision"),
+            "device": described.get("device"),
+            "arch": described.get("arch"),
+            "embed_dim": described.get("embed_dim"),
+            "gallery_size": len(self.gallery) if self.gallery is not None else None,
+            "index_factory": self.settings.index.factory,
+            "uptime_s": round(time.monotonic() - self.started, 3),
+            "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
+            "error": self.error,
+        }

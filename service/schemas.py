@@ -1,0 +1,250 @@
+"""Request and response models of the HTTP API (the contract users script against)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MetaValue = str | int | float | bool
+
+EXAMPLE_ITEM: dict[str, Any] = {
+    "id": 42,
+    "sha256": "9f2c0c1e5b7d4a0e8f3a6b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4",
+    "image_url": "/gallery/42/image",
+    "camera": "gate-2",
+    "captured_at": "2024-05-01T08:30:00Z",
+    "external_id": "track-1187",
+    "metadata": {"zone": "north"},
+    "model_id": "fcc6f3f6ee6569fe",
+    "created_at": "2024-05-01T08:30:02Z",
+}
+
+
+class SearchFiltersIn(BaseModel):
+    """Restrict a search to cameras, a capture-time window, or metadata values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cameras: list[str] | None = Field(default=None, max_length=64, examples=[["gate-2", "lobby"]])
+    captured_from: datetime | None = Field(default=None, examples=["2024-05-01T00:00:00Z"])
+    captured_to: datetime | None = Field(default=None, examples=["2024-05-02T00:00:00Z"])
+    metadata: dict[str, MetaValue] = Field(default_factory=dict, max_length=16, examples=[{"zone": "north"}])
+
+
+class SearchRequest(BaseModel):
+    """A free-text description of a person and how many matches to return."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "a woman in a red jacket, black cap and brown shoes", "top_k": 10},
+                {
+                    "text": "man with a blue backpack",
+                    "top_k": 5,
+                    "filters": {"cameras": ["gate-2"]},
+                    "min_score": 0.2,
+                },
+            ]
+        },
+    )
+
+    text: str = Field(min_length=1, max_length=1000, description="the description to search for")
+    top_k: int = Field(default=10, ge=1, le=100, description="how many matches to return")
+    filters: SearchFiltersIn | None = None
+    min_score: float | None = Field(
+        default=None, ge=-1.0, le=1.0, description="drop matches below this cosine"
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """A description needs at least one non-space character."""
+        if not value.strip():
+            raise ValueError("text is blank")
+        return value
+
+
+class GalleryItemPublic(BaseModel):
+    """One stored person crop as the API shows it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ITEM]})
+
+    id: int
+    sha256: str
+    image_url: str
+    camera: str | None = None
+    captured_at: datetime | None = None
+    external_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    model_id: str
+    created_at: datetime
+
+
+class SearchMatch(BaseModel):
+    """One ranked result."""
+
+    rank: int = Field(description="1-based")
+    score: float = Field(description="cosine similarity between the description and the crop")
+    item: GalleryItemPublic
+
+
+class SearchResults(BaseModel):
+    """Ranked matches for a description, with the time each stage took."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "a woman in a red jacket",
+                    "top_k": 1,
+                    "count": 1,
+                    "matches": [{"rank": 1, "score": 0.31, "item": EXAMPLE_ITEM}],
+                    "cached": False,
+                    "model_id": "fcc6f3f6ee6569fe",
+                    "gallery_size": 1200,
+                    "timings_ms": {
+                        "preprocess": 0.1,
+                        "encode": 1.2,
+                        "queue": 0.1,
+                        "search": 0.2,
+                        "total": 1.7,
+                    },
+                }
+            ]
+        }
+    )
+
+    query: str
+    top_k: int
+    count: int
+    matches: list[SearchMatch]
+    cached: bool = Field(description="the query embedding came from the LRU cache")
+    model_id: str
+    gallery_size: int
+    timings_ms: dict[str, float] = Field(description="preprocess (tokenize), encode, queue, search, total")
+
+
+class FileError(BaseModel):
+    """Why one uploaded file was refused."""
+
+    status: int
+    code: str
+    message: str
+
+
+class UploadOutcome(BaseModel):
+    """What happened to one uploaded file."""
+
+    index: int = Field(description="0-based position of the file in the request")
+    filename: str
+    status: Literal["added", "duplicate", "error"]
+    id: int | None = None
+    sha256: str | None = None
+    near_duplicate_of: int | None = None
+    error: FileError | None = None
+
+
+class UploadResults(BaseModel):
+    """Per-file outcomes of an upload: a broken file never loses the good ones."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "added": 1,
+                    "duplicates": 1,
+                    "failed": 1,
+                    "items": [
+                        {"index": 0, "filename": "a.jpg", "status": "added", "id": 43, "sha256": "ab12..."},
+                        {
+                            "index": 1,
+                            "filename": "b.jpg",
+                            "status": "duplicate",
+                            "id": 42,
+                            "sha256": "cd34...",
+                        },
+                        {
+                            "index": 2,
+                            "filename": "notes.txt",
+                            "status": "error",
+                            "error": {
+                                "status": 415,
+                                "code": "unsupported_media_type",
+                                "message": "notes.txt: ...",
+                            },
+                        },
+                    ],
+                    "timings_ms": {
+                        "decode": 2.1,
+                        "preprocess": 0.4,
+                        "encode": 3.0,
+                        "index": 1.1,
+                        "total": 7.2,
+                    },
+                }
+            ]
+        }
+    )
+
+    added: int
+    duplicates: int
+    failed: int
+    items: list[UploadOutcome]
+    timings_ms: dict[str, float]
+
+
+class GalleryPage(BaseModel):
+    """A page of gallery items in id order (oldest first), with the cameras seen."""
+
+    items: list[GalleryItemPublic]
+    offset: int
+    limit: int
+    total: int = Field(description="items in the whole gallery")
+    cameras: list[str]
+
+
+class Deleted(BaseModel):
+    """The outcome of a delete."""
+
+    id: int
+    deleted: bool
+
+
+class Health(BaseModel):
+    """Liveness and readiness, and what is serving: a fall back to a slower backend shows here."""
+
+    status: Literal["ok", "starting", "error"]
+    ready: bool
+    warmup_done: bool
+    model_id: str | None
+    backend: str | None
+    precision: str | None
+    device: str | None
+    arch: str | None
+    embed_dim: int | None
+    gallery_size: int | None
+    index_factory: str
+    uptime_s: float
+    startup_s: float | None = Field(description="seconds from start to ready")
+    error: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    """The stable error shape."""
+
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+    file: str | None = None
+    details: list[Any] | None = None
+    request_id: str
+
+
+class ErrorBody(BaseModel):
+    """Every non-2xx answer has this body."""
+
+    error: ErrorDetail

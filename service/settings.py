@@ -1,0 +1,110 @@
+"""The one Settings object: environment (PERSON_SEARCH_*, nested with __) and CLI flags feed it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from engine.encoder import Backend, Precision
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string for list settings given in the environment."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class ModelSettings(BaseModel):
+    """Which bundle to serve and on what runtime."""
+
+    bundle: Path | None = Field(default=None, description="model bundle directory")
+    backend: Backend = Backend.AUTO
+    precision: Precision = Precision.FP32
+    device: str | None = Field(default=None, description="e.g. cpu, cuda, cuda:0; None picks the best")
+
+
+class IndexSettings(BaseModel):
+    """Where the gallery lives and how it is indexed."""
+
+    data_dir: Path = Path("data/gallery")
+    factory: str = Field(default="Flat", description="FAISS index factory string")
+    near_duplicate_cosine: float | None = Field(default=None, ge=-1.0, le=1.0)
+    use_gpu: bool = True
+
+
+class TowerBatching(BaseModel):
+    """Cross-request micro-batching for one tower."""
+
+    max_batch: int = Field(default=16, ge=1, le=1024)
+    max_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    queue_size: int = Field(default=256, ge=1)
+
+
+class BatchingSettings(BaseModel):
+    """Micro-batching per tower, and the LRU cache of query embeddings."""
+
+    text: TowerBatching = TowerBatching(max_batch=32, max_wait_ms=2.0)
+    image: TowerBatching = TowerBatching(max_batch=16, max_wait_ms=5.0)
+    query_cache_size: int = Field(default=1024, ge=0)
+
+
+class LimitSettings(BaseModel):
+    """What one request may ask for; beyond these the answer is a JSON 4xx naming the field or file."""
+
+    max_file_bytes: int = Field(default=10 * 2**20, ge=1)
+    max_request_bytes: int = Field(default=64 * 2**20, ge=1)
+    max_json_bytes: int = Field(default=64 * 2**10, ge=1)
+    max_files: int = Field(default=64, ge=1)
+    max_pixels: int = Field(
+        default=25_000_000, ge=1, description="width x height; guards decompression bombs"
+    )
+    min_side: int = Field(default=8, ge=1, description="smallest width or height accepted, in pixels")
+    max_text_chars: int = Field(default=1000, ge=1)
+    max_top_k: int = Field(default=100, ge=1)
+    max_page: int = Field(default=500, ge=1, description="most items one GET /gallery returns")
+
+
+class AuthSettings(BaseModel):
+    """Optional API keys (X-API-Key). Write keys also read. No read keys: reads are open."""
+
+    read_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    write_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    _split = field_validator("read_keys", "write_keys", mode="before")(_split_list)
+
+
+class ServerSettings(BaseModel):
+    """Network, CORS and logging."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "info"
+
+    _split = field_validator("cors_origins", mode="before")(_split_list)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads; PERSON_SEARCH_MODEL__BUNDLE=... sets settings.model.bundle."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERSON_SEARCH_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        nested_model_default_partial_update=True,
+    )
+
+    model: ModelSettings = ModelSettings()
+    index: IndexSettings = IndexSettings()
+    batching: BatchingSettings = BatchingSettings()
+    limits: LimitSettings = LimitSettings()
+    auth: AuthSettings = AuthSettings()
+    server: ServerSettings = ServerSettings()

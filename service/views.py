@@ -1,0 +1,47 @@
+"""Conversions between the gallery's records and the API's models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from index.types import GalleryItem, ItemMeta, SearchFilters
+from service.schemas import GalleryItemPublic, SearchFiltersIn
+
+
+def item_public(item: GalleryItem) -> GalleryItemPublic:
+    """A stored item as the API shows it, with the URL of its image."""
+    return GalleryItemPublic(
+        id=item.id,
+        sha256=item.sha256,
+        image_url=f"/gallery/{item.id}/image",
+        camera=item.meta.camera,
+        captured_at=item.meta.captured_at,
+        external_id=item.meta.external_id,
+        metadata=dict(item.meta.extra),
+        model_id=item.model_id,
+        created_at=item.created_at,
+    )
+
+
+def filters_in(filters: SearchFiltersIn | None) -> SearchFilters | None:
+    """API filters -> the gallery's SearchFilters (None when nothing restricts)."""
+    if filters is None:
+        return None
+    if not (filters.cameras or filters.captured_from or filters.captured_to or filters.metadata):
+        return None
+    return SearchFilters(
+        cameras=frozenset(filters.cameras) if filters.cameras else None,
+        captured_from=filters.captured_from,
+        captured_to=filters.captured_to,
+        metadata=dict(filters.metadata),
+    )
+
+
+def item_meta(
+    camera: str | None, captured_at: datetime | None, external_id: str | None, extra: dict[str, Any]
+) -> ItemMeta:
+    """Upload form fields -> ItemMeta."""
+    return ItemMeta(
+        camera=camera or None, captured_at=captured_at, external_id=external_id or None, extra=extra
+    )
