@@ -13,6 +13,7 @@ from starlette.types import Scope
 
 from service.errors import install_error_handlers
 from service.middleware import RequestContextMiddleware
+from service.openapi import install_openapi
 from service.routes import gallery, ops, search, web
 from service.runtime import Runtime
 from service.schemas import ErrorBody
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_openapi(app, settings.limits)
     limits = settings.limits
     form_limits = {"max_files": limits.max_files, "max_fields": 16, "max_part_size": limits.max_json_bytes}
     app.include_router(search.router)

@@ -72,7 +72,10 @@ class Runtime:
             if model.bundle is None:
                 raise ValueError("no model bundle configured (--bundle or PERSON_SEARCH_MODEL__BUNDLE)")
             biggest = max(self.settings.batching.text.max_batch, self.settings.batching.image.max_batch)
-            self.encoder = load_encoder(model.bundle, model.backend, model.precision, model.device, biggest)
+            threads = {"threads": model.threads} if model.threads else {}
+            self.encoder = load_encoder(
+                model.bundle, model.backend, model.precision, model.device, biggest, **threads
+            )
             log.info("encoder: %s", self.encoder.describe())
             self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)
             self.towers.warm_up()
@@ -131,6 +134,8 @@ class Runtime:
             "device": described.get("device"),
             "arch": described.get("arch"),
             "embed_dim": described.get("embed_dim"),
+            "requested_backend": str(self.settings.model.backend),
+            "encoder": described,
             "gallery_size": len(self.gallery) if self.gallery is not None else None,
             "index_factory": self.settings.index.factory,
             "uptime_s": round(time.monotonic() - self.started, 3),

@@ -8,6 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MetaValue = str | int | float | bool
+# Hard caps; the configured limits (LimitSettings, at most these) are checked per request and published
+# in /openapi.json.
+TEXT_CAP, TOP_K_CAP, PAGE_CAP = 10_000, 10_000, 10_000
 
 EXAMPLE_ITEM: dict[str, Any] = {
     "id": 42,
@@ -51,8 +54,8 @@ class SearchRequest(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, max_length=1000, description="the description to search for")
-    top_k: int = Field(default=10, ge=1, le=100, description="how many matches to return")
+    text: str = Field(min_length=1, max_length=TEXT_CAP, description="the description to search for")
+    top_k: int = Field(default=10, ge=1, le=TOP_K_CAP, description="how many matches to return")
     filters: SearchFiltersIn | None = None
     min_score: float | None = Field(
         default=None, ge=-1.0, le=1.0, description="drop matches below this cosine"
@@ -225,6 +228,10 @@ class Health(BaseModel):
     device: str | None
     arch: str | None
     embed_dim: int | None
+    requested_backend: str = Field(description="what the settings asked for; `auto` picks the best available")
+    encoder: dict[str, Any] = Field(
+        description="everything the encoder reports (providers, threads, plan...)"
+    )
     gallery_size: int | None
     index_factory: str
     uptime_s: float

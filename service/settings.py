@@ -29,6 +29,9 @@ class ModelSettings(BaseModel):
     backend: Backend = Backend.AUTO
     precision: Precision = Precision.FP32
     device: str | None = Field(default=None, description="e.g. cpu, cuda, cuda:0; None picks the best")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for inference; None: all available"
+    )
 
 
 class IndexSettings(BaseModel):
@@ -67,9 +70,9 @@ class LimitSettings(BaseModel):
         default=25_000_000, ge=1, description="width x height; guards decompression bombs"
     )
     min_side: int = Field(default=8, ge=1, description="smallest width or height accepted, in pixels")
-    max_text_chars: int = Field(default=1000, ge=1)
-    max_top_k: int = Field(default=100, ge=1)
-    max_page: int = Field(default=500, ge=1, description="most items one GET /gallery returns")
+    max_text_chars: int = Field(default=1000, ge=1, le=10_000)
+    max_top_k: int = Field(default=100, ge=1, le=10_000)
+    max_page: int = Field(default=500, ge=1, le=10_000, description="most items one GET /gallery returns")
 
 
 class AuthSettings(BaseModel):

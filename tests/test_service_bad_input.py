@@ -138,6 +138,14 @@ def test_malformed_requests(client: httpx.Client) -> None:
     assert_error_shape(client.put("/search", json={"text": "x"}), 405)
 
 
+def test_openapi_carries_the_configured_limits(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    request = schema["components"]["schemas"]["SearchRequest"]["properties"]
+    assert request["text"]["maxLength"] == 200 and request["top_k"]["maximum"] == 20
+    query = {p["name"]: p["schema"] for p in schema["paths"]["/search"]["get"]["parameters"]}
+    assert query["k"]["maximum"] == 20 and query["q"]["maxLength"] == 200
+
+
 def test_server_and_gallery_survive(client: httpx.Client) -> None:
     assert client.get("/health").json()["ready"]
     page = client.get("/gallery", params={"limit": 500}).json()

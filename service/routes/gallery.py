@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from service.deps import ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
 from service.ingest import Upload, ingest
-from service.schemas import Deleted, GalleryItemPublic, GalleryPage, UploadResults
+from service.schemas import PAGE_CAP, Deleted, GalleryItemPublic, GalleryPage, UploadResults
 from service.upload import MEDIA_TYPES, sniff_format
 from service.views import item_meta, item_public
 
@@ -86,7 +86,7 @@ async def upload(
 async def list_items(
     runtime: RuntimeDep,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=PAGE_CAP, description="at most limits.max_page")] = 50,
     camera: Annotated[str | None, Query(max_length=128)] = None,
 ) -> GalleryPage:
     """A page of stored items, optionally from one camera, plus the cameras known."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from service.deps import ReadAccess, RuntimeDep
-from service.schemas import SearchFiltersIn, SearchRequest, SearchResults
+from service.schemas import TEXT_CAP, TOP_K_CAP, SearchFiltersIn, SearchRequest, SearchResults
 from service.search_flow import run_search
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
@@ -41,9 +41,9 @@ async def search(
 async def search_get(
     runtime: RuntimeDep,
     q: Annotated[
-        str, Query(min_length=1, max_length=1000, description="the description", examples=["red jacket"])
+        str, Query(min_length=1, max_length=TEXT_CAP, description="the description", examples=["red jacket"])
     ],
-    k: Annotated[int, Query(ge=1, le=100, description="how many matches")] = 10,
+    k: Annotated[int, Query(ge=1, le=TOP_K_CAP, description="how many matches")] = 10,
     camera: Annotated[list[str] | None, Query(max_length=64, description="keep only these cameras")] = None,
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
 ) -> SearchResults:
