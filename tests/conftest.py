@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,17 @@ def micro_bundle(tmp_path_factory: pytest.TempPathFactory, micro_spec: ModelSpec
     model = build_model(micro_spec)
     directory = tmp_path_factory.mktemp("bundle")
     save_bundle(model, micro_spec, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def exported_bundle(tmp_path_factory: pytest.TempPathFactory, micro_bundle: Path) -> Path:
+    """A copy of micro_bundle with image.onnx, text.onnx and their INT8 twins exported and checked."""
+    from engine.export import export_bundle
+
+    directory = tmp_path_factory.mktemp("exported") / "bundle"
+    shutil.copytree(micro_bundle, directory)
+    export_bundle(directory)
     return directory
 
 
