@@ -36,7 +36,11 @@ engine_args=(--bundle "$serve_bundle" --backend "$backend" --precision "$precisi
 action="$(python -m deploy engines "${engine_args[@]}")"
 if [[ "$action" == "build" ]]; then
     say "building TensorRT engines ($precision, batch 1..$max_batch); minutes on first start, cached afterwards"
-    person-search build-engine "$serve_bundle" --precision "$precision" --max-batch "$max_batch"
+    build_args=(--precision "$precision" --max-batch "$max_batch" --workspace-mb "${DEPLOY_WORKSPACE_MB:-1024}")
+    if [[ -n "${DEPLOY_CALIBRATION_DIR:-}" ]]; then
+        build_args+=(--calibration-dir "$DEPLOY_CALIBRATION_DIR")  # INT8: a folder of gallery crops
+    fi
+    person-search build-engine "$serve_bundle" "${build_args[@]}"
     action="$(python -m deploy engines "${engine_args[@]}")"
     if [[ "$action" != "serve" ]]; then
         say "build-engine finished but the engines are still missing; not serving"

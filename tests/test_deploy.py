@@ -391,6 +391,7 @@ def test_entrypoint_builds_engines_once_and_rebuilds_when_the_key_changes(
     assert "building TensorRT engines (fp16, batch 1..32)" in first.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
     assert [c.split()[1] for c in calls] == ["build-engine", "serve"]
+    assert calls[0].split()[3:] == ["--precision", "fp16", "--max-batch", "32", "--workspace-mb", "1024"]
     view = calls[-1].split()[0]
     (model_dir,) = (tmp_path / "engines").iterdir()
     (key_dir,) = model_dir.iterdir()
