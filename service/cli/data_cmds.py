@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,3 +41,49 @@ def synth(
             out, identities, images_per_id, str(domain), seed, (height, width), progress=bar.update
         )
     typer.echo(f"wrote {identities * images_per_id} images of {identities} persons; annotations: {path}")
+
+
+def _table(metrics: dict[str, Any]) -> str:
+    """The five metrics as a two-line table."""
+    keys = ("R1", "R5", "R10", "mAP", "mINP")
+    return "  ".join(f"{k:>6}" for k in keys) + "\n" + "  ".join(f"{metrics[k]:6.2f}" for k in keys)
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[Path, typer.Option(help="model bundle directory")],
+    data: Annotated[Path, typer.Option(help="dataset folder or annotation file (format detected)")],
+    split: Annotated[str, typer.Option(help="train, val, test, or all")] = "test",
+    fmt: Annotated[str | None, typer.Option("--format", help="force a dataset format")] = None,
+    backend: Annotated[str, typer.Option(help="auto, tensorrt, onnxruntime or torch")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, fp16 or int8")] = "fp32",
+    batch_size: Annotated[int, typer.Option(min=1, help="images or captions encoded at a time")] = 64,
+    out: Annotated[Path, typer.Option(help="where to write the metrics as JSON")] = Path("metrics.json"),
+) -> None:
+    """Score a bundle on a dataset split: every caption queries every image; R@1/5/10, mAP, mINP."""
+    from engine import load_encoder
+    from training.data import DatasetError, load_dataset
+    from training.evaluate import evaluate
+
+    try:
+        dataset = load_dataset(data, fmt)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    chosen = dataset if split == "all" else dataset.split(split)
+    if not chosen.items:
+        present = ", ".join(sorted({i.split for i in dataset.items})) or "none"
+        raise typer.BadParameter(
+            f"{dataset.name} has no {split!r} items; its splits: {present}", param_hint="--split"
+        )
+    encoder = load_encoder(model, backend=backend, precision=precision, max_batch=batch_size)
+    metrics = evaluate(encoder.encode_images, encoder.encode_texts, chosen, batch_size=batch_size)
+    where = encoder.describe()
+    typer.echo(
+        f"{chosen.name}: {metrics['queries']} queries, {metrics['gallery']} images, "
+        f"{metrics['identities']} persons ({where['backend']} on {where['device']}, {where['precision']})"
+    )
+    typer.echo(_table(metrics))
+    report = {**metrics, "dataset": chosen.name, "data": str(data), "split": split, **where}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}")
