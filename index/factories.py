@@ -17,9 +17,13 @@ def make_index(dim: int, factory: str) -> faiss.Index:
             f"factory {factory!r}: leave out IDMap, the gallery wraps every index in IndexIDMap2"
         )
     try:
-        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     except RuntimeError as err:
         raise ValueError(f"FAISS cannot build factory string {factory!r} for dim {dim}: {err}") from err
+    for part in (faiss.downcast_index(index), faiss.try_extract_index_ivf(index)):
+        if part is not None and hasattr(part, "do_polysemous_training"):
+            part.do_polysemous_training = False  # only serves Hamming pre-filtering, which we never use
+    return index
 
 
 def train_size(factory: str, index: faiss.Index) -> int:
@@ -45,14 +49,22 @@ def removes_in_place(index: faiss.Index) -> bool:
     return isinstance(faiss.downcast_index(index), faiss.IndexFlatCodes)
 
 
-def search_parameters(
-    index: faiss.Index, params: dict[str, int] | None, sel: faiss.IDSelector | None
-) -> faiss.SearchParameters:
-    """A fresh SearchParameters for one call (nothing is set on the shared index); unknown keys are errors."""
-    params = params or {}
-    unknown = sorted(set(params) - set(SEARCH_KEYS))
+def check_search_keys(params: dict[str, int] | None) -> None:
+    """Refuse search parameters no structure knows (a typo would otherwise be ignored silently)."""
+    unknown = sorted(set(params or {}) - set(SEARCH_KEYS))
     if unknown:
         raise ValueError(f"unknown search parameter(s) {unknown}; known: {list(SEARCH_KEYS)}")
+
+
+def search_parameters(
+    index: faiss.Index, params: dict[str, int] | None, sel: faiss.IDSelector | None
+) -> faiss.SearchParameters | None:
+    """Fresh SearchParameters for one call (nothing is set on the shared index); None when nothing to set.
+
+    Keys that do not apply to this structure (nprobe on HNSW) are ignored, so one setting serves all.
+    """
+    check_search_keys(params)
+    params = params or {}
     ivf = faiss.try_extract_index_ivf(index)
     inner = faiss.downcast_index(index)
     p: Any
@@ -62,6 +74,8 @@ def search_parameters(
     elif isinstance(inner, faiss.IndexHNSW):
         p = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
         p.efSearch = int(params.get("efSearch", inner.hnsw.efSearch))
+    elif sel is None:
+        return None  # some structures (IndexPQ) refuse any parameters object
     else:
         p = faiss.SearchParameters()
     if sel is not None:

@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 
 from index.errors import SnapshotError
-from index.factories import make_index, removes_in_place, search_parameters, train_size
+from index.factories import check_search_keys, make_index, removes_in_place, search_parameters, train_size
 from index.gpu import GpuMirror, gpus_available
 from index.snapshot import read_snapshot, write_snapshot
 
@@ -49,6 +49,7 @@ class FaissStore:
         self._in_place = removes_in_place(index.index)
         self._tombstones: set[int] = set()
         self._tomb_sel: tuple[faiss.IDSelector, Any] | None = None
+        self._selectors = True  # until the structure refuses a selector
 
     @property
     def device(self) -> str:
@@ -104,9 +105,7 @@ class FaissStore:
     def _selector(self, allowed: np.ndarray | None) -> tuple[faiss.IDSelector | None, Any]:
         """The selector for one search (and what must stay alive with it)."""
         if allowed is not None:
-            if self._tombstones:
-                allowed = np.setdiff1d(allowed, np.fromiter(self._tombstones, np.int64))
-            return id_selector(np.asarray(allowed, np.int64))
+            return id_selector(allowed)
         if not self._tombstones:
             return None, None
         if self._tomb_sel is None:
@@ -123,16 +122,48 @@ class FaissStore:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k inner products of float32 queries [Q, D] among `allowed` ids -> scores, ids [Q, k]."""
         queries = np.ascontiguousarray(queries, np.float32).reshape(-1, self.dim)
+        check_search_keys(params)
+        if allowed is not None and self._tombstones:
+            allowed = np.setdiff1d(allowed, np.fromiter(self._tombstones, np.int64))
         if allowed is not None and len(allowed) == 0:
             return np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64)
-        sel, keep = self._selector(allowed)
         exact_flat = isinstance(faiss.downcast_index(self._index.index), faiss.IndexFlat)
-        if self._gpu is not None and sel is None and exact_flat:
+        if self._gpu is not None and allowed is None and not self._tombstones and exact_flat:
             return self._gpu.search(self._index, queries, k)
-        p = search_parameters(self._index.index, params, sel)
-        scores, ids = self._index.search(queries, k, params=p)
-        del keep  # the selector's memory is no longer needed once the search returned
-        return scores, ids
+        sel, keep = self._selector(np.asarray(allowed, np.int64) if allowed is not None else None)
+        if sel is None or self._selectors:
+            try:
+                return self._index.search(
+                    queries, k, params=search_parameters(self._index.index, params, sel)
+                )
+            except RuntimeError as err:  # IndexPQ, for one, refuses selectors
+                if sel is None or ("param" not in str(err) and "selector" not in str(err)):
+                    raise
+                self._selectors = False
+                log.info("%s cannot filter inside its search; over-fetching instead", self.factory)
+        del keep
+        return self._over_fetch(queries, k, allowed, params)
+
+    def _over_fetch(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, params: dict[str, int] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Selector-free filtering: fetch more than k, drop what is not allowed, widen until k remain."""
+        total, live = int(self._index.ntotal), len(allowed) if allowed is not None else len(self)
+        fetch = min(total, max(4 * k, 2 * k * total // max(live, 1)))
+        tombs = np.fromiter(self._tombstones, np.int64)
+        while True:
+            scores, ids = self._index.search(
+                queries, fetch, params=search_parameters(self._index.index, params, None)
+            )
+            ok = (ids >= 0) & ~np.isin(ids, tombs) & (np.isin(ids, allowed) if allowed is not None else True)
+            if fetch >= total or (ok.sum(axis=1) >= min(k, live)).all():
+                break
+            fetch = min(total, 4 * fetch)
+        out_s, out_i = np.full((len(ids), k), -np.inf, np.float32), np.full((len(ids), k), -1, np.int64)
+        for row in range(len(ids)):
+            hits = np.flatnonzero(ok[row])[:k]
+            out_s[row, : len(hits)], out_i[row, : len(hits)] = scores[row, hits], ids[row, hits]
+        return out_s, out_i
 
     def snapshot(self, path: Path, covers: dict[str, Any]) -> None:
         """Atomically write the index with a footer naming the gallery, the structure and the rows covered."""

@@ -72,6 +72,7 @@ class Gallery:
         self.search_params: dict[str, int] = dict(options["search_params"] or {})
         self.background_rebuild: bool = options["background_rebuild"]
         self.images = ImageStore(data_dir)
+        self.exact_filtered_max = 4096  # filters matching at most this many rows search them exactly
         self._count = records.count()
         self._closed = False
         self.index = IndexKeeper(data_dir, records, model_id, dim, self.factory, options["use_gpu"])
@@ -206,10 +207,15 @@ class Gallery:
             allowed = None if is_empty(filters) else self.records.ids(filters)
             if allowed is not None and not len(allowed):
                 return []
-            _, ids = self.index.store.search(q[None], k, allowed, {**self.search_params, **(params or {})})
-            found = [int(i) for i in ids[0] if i >= 0]
-            if allowed is not None and len(found) < min(k, len(allowed)):
-                found = self._exact(q, k, filters)  # an approximate structure missed some filtered rows
+            if allowed is not None and not self.exact and len(allowed) <= self.exact_filtered_max:
+                found = self._exact(q, k, filters)  # few rows: exact is cheap, graph/list search is weak
+            else:
+                _, ids = self.index.store.search(
+                    q[None], k, allowed, {**self.search_params, **(params or {})}
+                )
+                found = [int(i) for i in ids[0] if i >= 0]
+                if allowed is not None and len(found) < min(k, len(allowed)):
+                    found = self._exact(q, k, filters)  # the approximate structure missed filtered rows
             rows = self.records.items(found, self.dim)
         scored = sorted(
             ((float(vec @ q), item) for item, vec in rows.values()), key=lambda s: (-s[0], s[1].id)

@@ -41,17 +41,19 @@ class ImageStore:
     def write(self, files: Sequence[tuple[str, bytes]]) -> None:
         """Write (relative path, bytes) pairs; returns once every file and its directory entry is on disk."""
 
-        def one(item: tuple[str, bytes]) -> Path:
+        def one(item: tuple[str, bytes]) -> tuple[Path, bool]:
             path = self.root / item[0]
-            if not path.exists():  # same digest, same bytes: a file left by an earlier attempt is whole
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, item[1])
-            return path.parent
+            if path.exists():  # same digest, same bytes: a file left by an earlier attempt is whole
+                return path.parent, False
+            created = not path.parent.is_dir()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, item[1])
+            return path.parent, created
 
-        directories = set(self._pool.map(one, files))
-        for directory in directories:
-            fsync_dir(directory)
-        if directories:
+        written = list(self._pool.map(one, files))
+        directories = {directory for directory, _ in written}
+        list(self._pool.map(fsync_dir, directories))  # fsyncs in parallel: the disk coalesces them
+        if any(created for _, created in written):
             fsync_dir(self.root / "images")
 
     def remove(self, relpath: str) -> None:
