@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Container entrypoint: check the L4T release, build this device's TensorRT engines when missing, serve.
+# Container entrypoint: check the L4T release, build this device's TensorRT engines when missing, then
+# `serve` (the default) or `reindex` (re-encode the gallery after a model upgrade) with that bundle.
 # Each decision is made by the deploy package (python -m deploy ...); this script only runs the steps.
-# Any command other than `serve` runs as given, e.g. `docker compose run person-search person-search info /models/bundle`.
+# Any other command runs as given, e.g. `docker compose run --rm person-search person-search --help`.
 set -euo pipefail
 
-if [[ $# -gt 0 && "$1" != "serve" ]]; then
+mode="${1:-serve}"
+if [[ "$mode" != "serve" && "$mode" != "reindex" ]]; then
     exec "$@"
 fi
 if [[ $# -gt 0 ]]; then
-    shift  # "serve"; what follows goes to person-search serve
+    shift  # what follows goes to person-search serve / reindex
 fi
 
 say() { echo "[entrypoint] $*" >&2; }
@@ -48,7 +50,12 @@ if [[ "$action" == "build" ]]; then
     fi
 fi
 
-# 4. Serve (settings come from PERSON_SEARCH_* in the environment).
+# 4. Serve (settings come from PERSON_SEARCH_* in the environment), or re-encode the gallery.
 export PERSON_SEARCH_MODEL__BUNDLE="$serve_bundle"
+if [[ "$mode" == "reindex" ]]; then
+    data_dir="${PERSON_SEARCH_INDEX__DATA_DIR:?set PERSON_SEARCH_INDEX__DATA_DIR to the gallery directory}"
+    say "re-encoding the gallery in $data_dir with $serve_bundle"
+    exec person-search reindex --model "$serve_bundle" --data "$data_dir" --backend "$backend" "$@"
+fi
 say "serving $serve_bundle with backend $backend"
 exec person-search serve "$@"

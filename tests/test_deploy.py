@@ -266,6 +266,19 @@ def test_entrypoint_serves_on_the_cpu_image(tmp_path: Path) -> None:
     assert (tmp_path / "calls").read_text().split() == [str(bundle), "serve", "--log-level", "debug"]
 
 
+def test_entrypoint_reindexes_with_the_prepared_bundle(tmp_path: Path) -> None:
+    bundle = _onnx_bundle(tmp_path)
+    env = {
+        "PERSON_SEARCH_MODEL__BUNDLE": str(bundle),
+        "PERSON_SEARCH_MODEL__BACKEND": "onnxruntime",
+        "PERSON_SEARCH_INDEX__DATA_DIR": "/data",
+    }
+    done = _run_entrypoint(tmp_path, env, "reindex", "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    flags = ["--model", str(bundle), "--data", "/data", "--backend", "onnxruntime", "--batch-size", "8"]
+    assert (tmp_path / "calls").read_text().split() == [str(bundle), "reindex", *flags]
+
+
 def test_entrypoint_stops_on_l4t_mismatch_before_serving(tmp_path: Path) -> None:
     host = tmp_path / "nv_tegra_release"
     host.write_text(ORIN_60)
