@@ -110,7 +110,7 @@ def test_onnxruntime_sessions_use_the_thread_settings_given(exported_bundle: Pat
     described = encoder.describe()
     assert described["threads"] == {"intra_op": 1, "inter_op": 1}
     assert described["providers"] == ["CPUExecutionProvider"]
-    options = encoder.sessions["image"].get_session_options()  # type: ignore[attr-defined]
+    options = encoder.sessions["image"].get_session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
 
