@@ -63,7 +63,7 @@ BatchFn = Callable[[list[T]], tuple[np.ndarray, dict[str, float]]]
 
 
 class MicroBatcher(Generic[T]):
-    """A bounded queue and a worker thread that runs `fn` on batches of up to max_batch items."""
+    """A bounded queue and worker threads (one by default) running `fn` on batches of up to max_batch."""
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class MicroBatcher(Generic[T]):
         max_wait_ms: float,
         queue_size: int,
         on_batch: Callable[[str, int], None] | None = None,
+        workers: int = 1,
     ) -> None:
         self.name, self.fn, self.on_batch = name, fn, on_batch
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
@@ -83,8 +84,12 @@ class MicroBatcher(Generic[T]):
         self._last_size = 1
         self._batch_ids = itertools.count(1)
         self._batch_seconds = 0.01  # running average, for Retry-After
-        self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"batcher-{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def depth(self) -> int:
@@ -105,7 +110,7 @@ class MicroBatcher(Generic[T]):
             if len(self._queue) + len(items) > self.capacity:
                 raise QueueFullError(self.name, len(self._queue), self.capacity, self.retry_after())
             self._queue.extend(items)
-            self._cond.notify()
+            self._cond.notify(len(items))
         return [item.future for item in items]
 
     async def run(self, payloads: Sequence[T]) -> list[BatchResult]:
@@ -114,11 +119,12 @@ class MicroBatcher(Generic[T]):
         return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish what is queued, then end the worker thread."""
+        """Finish what is queued, then end the worker threads."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
     def _take_batch(self) -> list[_Item[T]]:
         """Block for the oldest item, then gather more until full or its deadline passes."""
@@ -136,7 +142,10 @@ class MicroBatcher(Generic[T]):
                     break
                 self._cond.wait(remaining)
             count = min(self.max_batch, len(self._queue))
-            return [self._queue.popleft() for _ in range(count)]
+            batch = [self._queue.popleft() for _ in range(count)]
+            if self._queue:
+                self._cond.notify()  # another worker may start on the rest
+            return batch
 
     def _run(self) -> None:
         """Worker loop: take a batch, run it, deliver rows or the exception to every item."""

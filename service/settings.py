@@ -49,6 +49,9 @@ class TowerBatching(BaseModel):
     max_batch: int = Field(default=16, ge=1, le=1024)
     max_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
     queue_size: int = Field(default=256, ge=1)
+    workers: int = Field(
+        default=1, ge=1, le=64, description="batches run at once (CPU: cores / threads each)"
+    )
 
 
 class BatchingSettings(BaseModel):

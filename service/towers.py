@@ -66,10 +66,22 @@ class Towers:
         self.cache = QueryCache(batching.query_cache_size)
         text, image = batching.text, batching.image
         self.text = MicroBatcher[str](
-            "text", self._encode_texts, text.max_batch, text.max_wait_ms, text.queue_size, on_batch
+            "text",
+            self._encode_texts,
+            text.max_batch,
+            text.max_wait_ms,
+            text.queue_size,
+            on_batch,
+            text.workers,
         )
         self.image = MicroBatcher[np.ndarray](
-            "image", self._encode_pixels, image.max_batch, image.max_wait_ms, image.queue_size, on_batch
+            "image",
+            self._encode_pixels,
+            image.max_batch,
+            image.max_wait_ms,
+            image.queue_size,
+            on_batch,
+            image.workers,
         )
 
     def _encode_texts(self, texts: list[str]) -> tuple[np.ndarray, dict[str, float]]:

@@ -114,3 +114,18 @@ def test_latency_percentiles_and_counts() -> None:
     total = tracker.summary()["search"]["total"]
     assert total["count"] == 200 and total["window"] == 100
     assert total["max_ms"] == 200.0 and 149 <= total["p50_ms"] <= 151 and total["p99_ms"] >= 198
+
+
+def test_several_workers_run_batches_at_once() -> None:
+    both_running = threading.Barrier(2, timeout=5)
+
+    def meet(items: list[int]) -> tuple[np.ndarray, dict[str, float]]:
+        both_running.wait()  # only returns when two batches are in flight together
+        return np.zeros((len(items), 1), np.float32), {}
+
+    batcher = MicroBatcher("t", meet, max_batch=1, max_wait_ms=0, queue_size=8, workers=2)
+    try:
+        futures = batcher.submit([1, 2])
+        assert [f.result(5).row.shape for f in futures] == [(1,), (1,)]
+    finally:
+        batcher.stop()

@@ -1,0 +1,171 @@
+"""/search over HTTP vs the same text-encode + index-search in process, and throughput vs a plain handler.
+
+Side by side in one run: a demo-model gallery, the service in its own process, the in-process baseline
+interleaved block by block with it (so machine noise hits both), then 1, 4 and 16 concurrent clients
+against the service and against a plain FastAPI handler without batching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.service_harness import (
+    JsonClient,
+    ServerProcess,
+    build_gallery,
+    copy_gallery,
+    demo_bundle,
+    free_port,
+    queries,
+    service_args,
+    summary_ms,
+)
+
+
+def _set_threads(omp_threads: int | None) -> dict[str, str]:
+    """Pin OpenMP/torch threads in this process and return the env that pins them in servers."""
+    if omp_threads is None:
+        return {}
+    import faiss
+    import torch
+
+    faiss.omp_set_num_threads(omp_threads)
+    torch.set_num_threads(omp_threads)
+    return {"OMP_NUM_THREADS": str(omp_threads)}
+
+
+def _latency(
+    bundle: Path, data_dir: Path, port: int, backend: str, texts: list[str], block: int
+) -> dict[str, Any]:
+    """Interleave blocks of in-process and HTTP searches over the same distinct queries."""
+    from engine import load_encoder
+    from index import Gallery
+
+    encoder = load_encoder(bundle, backend)
+    client = JsonClient(port)
+    inproc, http = [], []
+    with Gallery.open(data_dir, encoder.model_id, encoder.embed_dim, use_gpu=False) as gallery:
+        for text in texts[:20]:  # warm both
+            gallery.search(encoder.encode_texts([text + " warm"])[0], 10)
+            client.post("/search", {"text": text + " warm", "top_k": 10})
+        for start in range(0, len(texts), block):
+            for text in texts[start : start + block]:
+                t0 = time.perf_counter()
+                gallery.search(encoder.encode_texts([text])[0], 10)
+                inproc.append((time.perf_counter() - t0) * 1000)
+            client.post("/search", {"text": texts[start] + " again", "top_k": 10})  # keep-alive is fresh
+            for text in texts[start : start + block]:
+                t0 = time.perf_counter()
+                status, _ = client.post("/search", {"text": text, "top_k": 10})
+                http.append((time.perf_counter() - t0) * 1000)
+                assert status == 200, status
+        backend_used = encoder.describe()["backend"]
+    a, b = summary_ms(inproc), summary_ms(http)
+    return {
+        "backend": backend_used,
+        "in_process": a,
+        "http_service": b,
+        "overhead_p50": round(b["p50_ms"] / a["p50_ms"] - 1, 3),
+        "overhead_p99": round(b["p99_ms"] / a["p99_ms"] - 1, 3),
+    }
+
+
+def _throughput(port: int, clients: int, texts: list[str], seconds: float) -> float:
+    """Requests per second that `clients` keep-alive clients get through in `seconds`."""
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def one(i: int) -> None:
+        client = JsonClient(port)
+        for n, text in enumerate(texts[i::clients]):
+            if time.perf_counter() > stop:
+                return
+            status, _ = client.post("/search", {"text": text, "top_k": 10})
+            assert status == 200, status
+            done[i] = n + 1
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.perf_counter() - start)
+
+
+def run(
+    arch: str = "PS-Tiny",
+    backend: str = "auto",
+    gallery_size: int = 2000,
+    n_queries: int = 400,
+    concurrency: tuple[int, ...] = (1, 4, 16),
+    seconds: float = 4.0,
+    omp_threads: int | None = None,
+    service_flags: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Latency overhead of the service and its throughput against a plain handler, side by side."""
+    env = _set_threads(omp_threads)
+    texts = queries(n_queries + 200 * len(concurrency) * 2 + 10_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bundle = demo_bundle(root / "bundle", arch)
+        build_gallery(bundle, root / "gallery", gallery_size, backend)
+        service_dir, plain_dir, local_dir = (
+            copy_gallery(root / "gallery", root / n) for n in ("s", "p", "l")
+        )
+        service_port, plain_port = free_port(), free_port()
+        plain = ["-m", "bench.service_plain", "--bundle", str(bundle), "--data-dir", str(plain_dir)]
+        with (
+            ServerProcess(
+                service_args(bundle, service_dir, service_port, backend, service_flags), service_port, env
+            ),
+            ServerProcess([*plain, "--backend", backend, "--port", str(plain_port)], plain_port, env),
+        ):
+            latency = _latency(bundle, local_dir, service_port, backend, texts[:n_queries], block=25)
+            rest, rates = texts[n_queries:], {}
+            for c in concurrency:
+                service_rate = _throughput(service_port, c, rest[: len(rest) // 2], seconds)
+                plain_rate = _throughput(plain_port, c, rest[len(rest) // 2 :], seconds)
+                rest = rest[200 * c :]
+                rates[str(c)] = {
+                    "service_rps": round(service_rate, 1),
+                    "plain_rps": round(plain_rate, 1),
+                    "ratio": round(service_rate / plain_rate, 2),
+                }
+    return {
+        "arch": arch,
+        "gallery_size": gallery_size,
+        "omp_threads": omp_threads or os.environ.get("OMP_NUM_THREADS", "default"),
+        "service_flags": " ".join(service_flags),
+        "latency": latency,
+        "throughput": rates,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--arch", default="PS-Tiny")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--gallery-size", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--omp-threads", type=int, default=None)
+    parser.add_argument("--service-flags", default="", help='extra `serve` flags, e.g. "--text-workers 2"')
+    args = parser.parse_args()
+    result = run(
+        args.arch,
+        args.backend,
+        args.gallery_size,
+        args.queries,
+        seconds=args.seconds,
+        omp_threads=args.omp_threads,
+        service_flags=tuple(args.service_flags.split()),
+    )
+    print(json.dumps(result, indent=2))
