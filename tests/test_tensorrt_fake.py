@@ -272,6 +272,7 @@ def test_int8_calibrates_the_image_tower_on_crops_and_reuses_the_cache(
         bundle, Precision.INT8, 4, trt, cuda, BuildOptions(calibration_dir=crops, calibration_batch=4)
     )
     assert meta.tower_precisions == {"image": Precision.INT8, "text": Precision.FP16}
+    assert cuda.memory == {} and cuda.context_depth == 0  # calibration buffer freed inside its context
     image_build, text_build = trt.builds
     assert image_build["calibrated_batches"] == 2 and "INT8" in image_build["flags"]  # 10 crops, batches of 4
     assert "INT8" not in text_build["flags"] and "FP16" in text_build["flags"]

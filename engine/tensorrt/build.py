@@ -110,7 +110,9 @@ def build_plan(
             raise ValueError("an INT8 build needs a calibrator (a folder of gallery crops)")
         config.set_flag(trt.BuilderFlag.INT8)
         config.int8_calibrator = calibrator
-        config.set_calibration_profile(shapes)
+        fixed = builder.create_optimization_profile()  # calibration runs at the calibrator's batch shape
+        fixed.set_shape(profile.input_name, calibrator.shape, calibrator.shape, calibrator.shape)
+        config.set_calibration_profile(fixed)
     cache = _timing_cache(config, timing_cache)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
@@ -191,6 +193,8 @@ def build_engines(
                 trt, onnx_path(bundle, tower), profiles[tower], at, calibrator,
                 engines / f"{device.key}.timing-cache", options,
             )  # fmt: skip
+            if calibrator is not None:
+                calibrator.device.free()  # inside the context it was allocated in
             _write_atomic(engines / key / f"{tower}.plan", plan)
             log.info("built %s/%s.plan (%s) in %.0f s", key, tower, at, time.perf_counter() - start)
     meta = PlanMeta(

@@ -16,12 +16,14 @@ class FakeDeviceAllocation:
     """A device buffer: int() is its address, like pycuda's DeviceAllocation."""
 
     def __init__(self, driver: FakePycudaDriver, nbytes: int) -> None:
-        self.address = next(driver.addresses)
-        self.nbytes = nbytes
+        self.driver, self.address, self.nbytes = driver, next(driver.addresses), nbytes
         driver.memory[self.address] = bytearray(nbytes)
 
     def __int__(self) -> int:
         return self.address
+
+    def free(self) -> None:
+        del self.driver.memory[self.address]
 
 
 class FakeStream:

@@ -245,6 +245,9 @@ class FakeTensorRT:
             return 0
         name, _, dims = network.inputs[0]
         shape = (calibrator.get_batch_size(), *dims[1:])
+        low, opt, high = config.calibration_profile.shapes[name]
+        if not low == opt == high == list(shape):  # TensorRT calibrates at the calibration profile's shape
+            raise RuntimeError(f"fake TensorRT: calibration profile {opt} does not match batches {shape}")
         count = 0
         while (pointers := calibrator.get_batch([name])) is not None:
             batch = self.cuda.read(pointers[0], shape, np.float32)
