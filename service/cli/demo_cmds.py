@@ -1,0 +1,98 @@
+"""`person-search demo`: the whole job offline on synthetic data, then the server on port 8000."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.cli.app import app
+
+
+def _wait_ready(base_url: str, timeout_s: float = 120.0) -> bool:
+    """Poll /health until the service says it is ready (encoders warmed up)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2.0).json().get("ready"):
+                return True
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _serve(bundle: Path, gallery: Path, host: str, port: int, banner: list[str]) -> None:
+    """Run uvicorn in a thread, print the banner once ready, stop cleanly on Ctrl-C."""
+    import threading
+
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(
+        model={"bundle": bundle}, index={"data_dir": gallery}, server={"host": host, "port": port}
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        if not _wait_ready(f"http://{host}:{port}"):
+            typer.echo(f"the server on {host}:{port} did not become ready; see its log above", err=True)
+        typer.echo("\n".join(banner))
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping the server")
+        server.should_exit = True
+        thread.join(10)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="where data, runs and the gallery go")] = Path("demo-data"),
+    host: Annotated[str, typer.Option(help="address the server binds")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port the server listens on")] = 8000,
+    serve: Annotated[bool, typer.Option(help="start the server at the end")] = True,
+) -> None:
+    """Synthesise, pretrain, LoRA-tune, export, index and serve: everything offline, reusing earlier runs."""
+    from service.cli import demo_stages as stages
+
+    paths, plan, echo = stages.DemoPaths(workdir.resolve()), stages.DemoPlan(), typer.echo
+    try:
+        echo("[1/6] synthetic persons: source and target domains")
+        stages.synthesise(paths, plan, echo)
+        echo("[2/6] training: tiny CLIP on source, then LoRA on target")
+        base, tuned = stages.train(paths, echo)
+        echo("[3/6] ONNX export with parity checks")
+        stages.export(tuned, echo)
+        echo("[4/6] TensorRT engines")
+        stages.build_engines(tuned, echo)
+        echo("[5/6] gallery: target test split")
+        size = stages.ingest(tuned, paths, echo)
+    except KeyboardInterrupt:
+        echo("\nstopped; run `make demo` again to continue where this left off")
+        raise typer.Exit(130) from None
+    table = stages.recall_table(base, tuned)
+    base_url = f"http://{host}:{port}"
+    sample = next((paths.target / "imgs").rglob("*.png"))
+    banner = [
+        "",
+        table,
+        "",
+        f"gallery: {size} crops in {paths.gallery}; model bundle: {tuned}",
+        f"web page: {base_url}/",
+        "try:",
+        *(f"  {line}" for line in stages.curl_examples(base_url, sample)),
+        "Ctrl-C stops the server.",
+    ]
+    if not serve:
+        echo("\n".join(banner[:5]))
+        return
+    echo(f"[6/6] serving on {base_url}")
+    _serve(tuned, paths.gallery, host, port, banner)
