@@ -29,8 +29,16 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> PersonDataset:
 
 
 def _scratch(**changes: object) -> TrainConfig:
-    base = {"mode": TrainMode.SCRATCH, "arch": "PS-Micro", "epochs": 3, "batch_size": 8, "lr": 3e-3,
-            "warmup_epochs": 0.5, "progress": False}  # fmt: skip
+    base = {
+        "mode": TrainMode.SCRATCH,
+        "arch": "PS-Micro",
+        "epochs": 3,
+        "batch_size": 8,
+        "lr": 3e-3,
+        "warmup_epochs": 0.5,
+        "progress": False,
+        "threads": 1,
+    }
     return TrainConfig.model_validate({**base, **changes})
 
 

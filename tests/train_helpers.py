@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,20 @@ def tiny_dataset(
                 attrs = {"upper_colour": upper, "lower_colour": lower}
                 items.append(PersonImage(path, pid, split, captions, attrs))
     return PersonDataset("tiny", root, items)
+
+
+def write_reid_raw(dataset: PersonDataset) -> Path:
+    """Save a dataset's annotations as CUHK-PEDES reid_raw.json beside its images (for the CLI)."""
+    records = [
+        {
+            "split": i.split,
+            "captions": list(i.captions),
+            "file_path": Path(i.path).name,
+            "id": i.person_id,
+            "attributes": i.attributes,
+        }
+        for i in dataset.items
+    ]
+    path = dataset.root / "reid_raw.json"
+    path.write_text(json.dumps(records))
+    return path

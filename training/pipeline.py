@@ -120,10 +120,25 @@ def train(
     echo: Echo = tqdm.write,
 ) -> TrainResult:
     """Run one training and write the bundle with provenance and the report next to it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config.threads or previous)
+    try:
+        return _train(data, Path(out_dir), config, base, resume, echo)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    data: PersonDataset | str | Path,
+    run_dir: Path,
+    config: TrainConfig,
+    base: str | Path | None,
+    resume: bool,
+    echo: Echo,
+) -> TrainResult:
+    """train() with the thread count set."""
     start = time.perf_counter()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device, run_dir = resolve_device(config.device), Path(out_dir)
+    device = resolve_device(config.device)
     dataset = as_dataset(data)
     model, base_spec = _base_model(config, base)
     model.to(device)

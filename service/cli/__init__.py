@@ -1,5 +1,6 @@
 """The `person-search` command line: one Typer app, one module of subcommands per area."""
 
+from service.cli import bench_cmds  # noqa: F401  (registers its commands)
 from service.cli import data_cmds  # noqa: F401  (registers its commands)
 from service.cli import demo_cmds  # noqa: F401  (registers its commands)
 from service.cli import engine_cmds  # noqa: F401  (registers its commands)
