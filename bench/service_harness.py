@@ -101,6 +101,18 @@ def copy_gallery(source: Path, target: Path) -> Path:
     return target
 
 
+def pin_threads(omp_threads: int | None) -> dict[str, str]:
+    """Pin OpenMP (FAISS) and torch threads in this process; the env that pins them in servers."""
+    if omp_threads is None:
+        return {}
+    import faiss
+    import torch
+
+    faiss.omp_set_num_threads(omp_threads)
+    torch.set_num_threads(omp_threads)
+    return {"OMP_NUM_THREADS": str(omp_threads)}
+
+
 def free_port() -> int:
     """A free loopback port."""
     with socket.socket() as sock:
@@ -173,6 +185,12 @@ class JsonClient:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def get_json(self, path: str) -> Any:
+        """GET and parse JSON."""
+        self.conn.close()  # a fresh connection: the idle one may have been closed by the server
+        self.conn.request("GET", path)
+        return json.loads(self.conn.getresponse().read())
 
 
 def summary_ms(samples: Sequence[float]) -> dict[str, float]:

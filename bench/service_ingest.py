@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from bench.service_harness import ServerProcess, crops, demo_bundle, free_port, service_args
+from bench.service_harness import ServerProcess, crops, demo_bundle, free_port, pin_threads, service_args
 
 
 def _raw(bundle: Path, backend: str, images: list[bytes], max_batch: int) -> dict[str, float]:
@@ -66,15 +66,17 @@ def run(
     per_request: int = 16,
     clients: int = 4,
     max_batch: int = 16,
+    omp_threads: int | None = None,
 ) -> dict[str, Any]:
     """Service ingest rate and the raw encoder's, on the same distinct crops."""
+    env = pin_threads(omp_threads)
     images = crops(n_images, seed=7)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bundle = demo_bundle(root / "bundle", arch)
         port = free_port()
         extra = ["--image-max-batch", str(max_batch)]
-        with ServerProcess(service_args(bundle, root / "gallery", port, backend, extra), port):
+        with ServerProcess(service_args(bundle, root / "gallery", port, backend, extra), port, env):
             before = _raw(bundle, backend, images, max_batch)  # raw before and after: noise hits both
             service_ips = _service(port, images, per_request, clients)
             after = _raw(bundle, backend, images, max_batch)
@@ -84,6 +86,7 @@ def run(
         "images": n_images,
         "per_request": per_request,
         "clients": clients,
+        "omp_threads": omp_threads or "default",
         "service_ips": round(service_ips, 1),
         "raw_full_ips": round(raw["raw_full_ips"], 1),
         "raw_encode_only_ips": round(raw["raw_encode_only_ips"], 1),
@@ -98,5 +101,9 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=int, default=1024)
     parser.add_argument("--per-request", type=int, default=16)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--omp-threads", type=int, default=None)
     args = parser.parse_args()
-    print(json.dumps(run(args.arch, args.backend, args.images, args.per_request, args.clients), indent=2))
+    result = run(
+        args.arch, args.backend, args.images, args.per_request, args.clients, omp_threads=args.omp_threads
+    )
+    print(json.dumps(result, indent=2))

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.encoder import Encoder
-from engine.tokenizer import clean_text
 from service.batcher import BatchResult, MicroBatcher, timed
 from service.settings import BatchingSettings
 
@@ -98,7 +97,7 @@ class Towers:
 
     async def embed_text(self, text: str) -> tuple[np.ndarray, dict[str, float], bool]:
         """One query -> (embedding [D], stage ms, whether it came from the cache)."""
-        key = clean_text(text)
+        key = " ".join(text.split()).lower()  # cheap; the tokenizer's own cleaning is heavier
         cached = self.cache.get(key)
         if cached is not None:
             return cached, {"preprocess": 0.0, "encode": 0.0, "queue": 0.0}, True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
 from service.deps import ReadAccess, RuntimeDep
 from service.schemas import TEXT_CAP, TOP_K_CAP, SearchFiltersIn, SearchRequest, SearchResults
@@ -29,12 +29,17 @@ EXAMPLES = {
 }
 
 
+def _json(results: SearchResults) -> Response:
+    """Serialise once (the model was built and checked here; FastAPI would validate it again)."""
+    return Response(results.model_dump_json(), media_type="application/json")
+
+
 @router.post("/search", response_model=SearchResults)
 async def search(
     runtime: RuntimeDep, request: Annotated[SearchRequest, Body(openapi_examples=EXAMPLES)]
-) -> SearchResults:
+) -> Response:
     """Rank gallery crops by how well they match a description."""
-    return await run_search(runtime, request)
+    return _json(await run_search(runtime, request))
 
 
 @router.get("/search", response_model=SearchResults)
@@ -46,7 +51,9 @@ async def search_get(
     k: Annotated[int, Query(ge=1, le=TOP_K_CAP, description="how many matches")] = 10,
     camera: Annotated[list[str] | None, Query(max_length=64, description="keep only these cameras")] = None,
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
-) -> SearchResults:
+) -> Response:
     """The same search for curl: /search?q=red+jacket&k=5&camera=gate-2."""
     filters = SearchFiltersIn(cameras=camera) if camera else None
-    return await run_search(runtime, SearchRequest(text=q, top_k=k, filters=filters, min_score=min_score))
+    return _json(
+        await run_search(runtime, SearchRequest(text=q, top_k=k, filters=filters, min_score=min_score))
+    )
