@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from open_clip.model import CLIP
 
-from bench.engine_common import exported_bundle, seconds_interleaved, seconds_per_call, table
+from bench.engine_common import check_clock, exported_bundle, seconds_interleaved, seconds_per_call, table
 from engine import load_encoder
 from engine.bundle import load_bundle
 from engine.loader import available_cores
@@ -42,12 +42,12 @@ def image_tower_flops(clip: CLIP, image_size: tuple[int, int]) -> int:
     return int(flops)
 
 
-def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
+def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 5, clock: str = "wall") -> float:
     """Best FP32 GFLOP/s of a size x size matmul in torch on `threads` threads."""
     torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
     with torch.inference_mode():
-        seconds = seconds_per_call(lambda: torch.mm(a, b), repeats, warmup=2)
+        seconds = seconds_per_call(lambda: torch.mm(a, b), repeats, 2, check_clock(clock, threads))
     return 2 * size**3 / seconds / 1e9
 
 
@@ -57,20 +57,24 @@ def run(
     repeats: int = 3,
     threads: int | None = None,
     workdir: Path | None = None,
+    clock: str = "wall",
 ) -> dict[str, Any]:
     """GFLOP/s of torch FP32, ONNX Runtime FP32 and INT8 on one image batch, and the fraction of peak."""
     threads = threads or available_cores()
+    timer = check_clock(clock, threads)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = exported_bundle(model, workdir or Path(tmp), int8=True)
         clip, spec = load_bundle(bundle)
         flops = image_tower_flops(clip, spec.image_size)
         del clip
-        peak = matmul_peak_gflops(threads)
+        peak = matmul_peak_gflops(threads, clock=clock)
         pixels = np.random.default_rng(0).standard_normal((batch, 3, *spec.image_size), dtype=np.float32)
         cases = (("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8"))
         encoders = {f"{b} {p}": load_encoder(bundle, b, p, "cpu", batch, threads=threads) for b, p in cases}
         timed = seconds_interleaved(
-            {name: lambda e=encoder: e.encode_pixels(pixels) for name, encoder in encoders.items()}, repeats
+            {name: lambda e=encoder: e.encode_pixels(pixels) for name, encoder in encoders.items()},
+            repeats,
+            timer,
         )
         rows = []
         for name, seconds in timed.items():
@@ -85,6 +89,7 @@ def run(
         "gflop_per_image": round(flops / 1e9, 3),
         "batch": batch,
         "threads": threads,
+        "clock": clock,
         "matmul_peak_gflops": round(peak, 1),
         "rows": rows,
     }
@@ -98,8 +103,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: with --threads 1")
     args = parser.parse_args()
-    result = run(args.model, args.batch, args.repeats, args.threads)
+    result = run(args.model, args.batch, args.repeats, args.threads, clock=args.clock)
     print(table(result.pop("rows")))
     print(json.dumps(result, indent=2))
 

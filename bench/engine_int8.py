@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.engine_common import exported_bundle, seconds_interleaved, table
+from bench.engine_common import check_clock, exported_bundle, seconds_interleaved, table
 from engine import load_encoder
 from engine.encoder import Encoder
 from engine.loader import available_cores
@@ -40,9 +40,11 @@ def run(
     repeats: int = 5,
     threads: int | None = None,
     workdir: Path | None = None,
+    clock: str = "wall",
 ) -> dict[str, Any]:
     """Image tower latency per batch at FP32 and INT8 side by side; R@1 of both when a dataset is given."""
     threads = threads or available_cores()
+    timer = check_clock(clock, threads)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = exported_bundle(model, workdir or Path(tmp), int8=True)
         fp32 = load_encoder(bundle, "onnxruntime", "fp32", "cpu", max(batch_sizes), threads=threads)
@@ -57,6 +59,7 @@ def run(
                     "int8": lambda x=pixels: int8.encode_pixels(x),
                 },
                 repeats,
+                timer,
             )
             fp32_s, int8_s = timed["fp32"], timed["int8"]
             cosine = float((fp32.encode_pixels(pixels) * int8.encode_pixels(pixels)).sum(1).min())
@@ -64,7 +67,7 @@ def run(
                 "batch": batch, "fp32_ms": round(fp32_s * 1e3, 1), "int8_ms": round(int8_s * 1e3, 1),
                 "speedup": round(fp32_s / int8_s, 2), "min_cosine": round(cosine, 5),
             })  # fmt: skip
-        result: dict[str, Any] = {"model": str(model), "threads": threads, "rows": rows}
+        result: dict[str, Any] = {"model": str(model), "threads": threads, "clock": clock, "rows": rows}
         result["speedup_goal_met"] = min(r["speedup"] for r in rows) >= GOAL_SPEEDUP
         if dataset is not None:
             before, after = recall_at_1(fp32, dataset, split), recall_at_1(int8, dataset, split)
@@ -83,8 +86,17 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: with --threads 1")
     args = parser.parse_args()
-    result = run(args.model, args.dataset, args.split, tuple(args.batch_sizes), args.repeats, args.threads)
+    result = run(
+        args.model,
+        args.dataset,
+        args.split,
+        tuple(args.batch_sizes),
+        args.repeats,
+        args.threads,
+        clock=args.clock,
+    )
     print(table(result.pop("rows")))
     print(json.dumps(result, indent=2))
 

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from bench.engine_common import exported_bundle, queries, seconds_interleaved, table
+from bench.engine_common import check_clock, exported_bundle, queries, seconds_interleaved, table
 from engine import load_encoder
 from engine.bundle import load_bundle
 from engine.encoder import Encoder
@@ -74,9 +74,11 @@ def run(
     repeats: int = 3,
     threads: int | None = None,
     workdir: Path | None = None,
+    clock: str = "wall",
 ) -> dict[str, Any]:
     """Time the baseline and every backend x batch in interleaved rounds; ratios are to the baseline."""
     threads = threads or available_cores()
+    timer = check_clock(clock, threads)
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = exported_bundle(model, workdir or Path(tmp))
@@ -91,7 +93,7 @@ def run(
                 calls.update(
                     encoder_calls(f"{backend} {precision} {device}", encoder, pixels, descriptions, batch)
                 )
-        timed = seconds_interleaved(calls, repeats)
+        timed = seconds_interleaved(calls, repeats, timer)
     base_images, base_texts = images / timed["baseline image"], texts / timed["baseline text"]
     rows = []
     for backend, precision, device in cases:
@@ -106,6 +108,7 @@ def run(
     return {
         "model": str(model),
         "threads": threads,
+        "clock": clock,
         "baseline_open_clip_eager": {
             "images_per_s": round(base_images, 1),
             "queries_per_s": round(base_texts, 1),
@@ -124,8 +127,17 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: with --threads 1")
     args = parser.parse_args()
-    result = run(args.model, tuple(args.batch_sizes), args.images, args.texts, args.repeats, args.threads)
+    result = run(
+        args.model,
+        tuple(args.batch_sizes),
+        args.images,
+        args.texts,
+        args.repeats,
+        args.threads,
+        clock=args.clock,
+    )
     print(table(result.pop("rows")))
     print(json.dumps(result, indent=2))
 
