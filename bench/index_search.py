@@ -117,8 +117,10 @@ def build(factory: str, data: np.ndarray, ids: np.ndarray) -> tuple[FaissStore, 
     return store, time.perf_counter() - start
 
 
-def one_size(n: int, dim: int, n_queries: int, k: int, seed: int, threads: int) -> dict[str, Any]:
-    """Every configuration at gallery size n."""
+def one_size(
+    n: int, dim: int, n_queries: int, k: int, seed: int, threads: int, only: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Every configuration at gallery size n (or only the factories named in `only`)."""
     data, queries = synthetic(n, n_queries, dim, seed)
     ids = np.arange(1, n + 1, dtype=np.int64)
     exact = faiss.IndexFlatIP(dim)
@@ -144,6 +146,8 @@ def one_size(n: int, dim: int, n_queries: int, k: int, seed: int, threads: int) 
     ]
     default, default_params = recommended(n)
     for factory, param_sets in configs(n):
+        if only is not None and factory not in only:
+            continue
         store, seconds = build(factory, data, ids)
         size = index_bytes(store._index) / n
         for params in param_sets:
@@ -178,11 +182,12 @@ def run(
     k: int = 10,
     seed: int = 0,
     threads: int = 1,
+    only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The table for each size, the default's recall and whether it reaches 0.95."""
     results = []
     for n in sizes:
-        results.append(one_size(n, dim, queries, k, seed, threads))
+        results.append(one_size(n, dim, queries, k, seed, threads, only))
         print(table({"dim": dim, "queries": queries, "sizes": results[-1:]}), flush=True)
     return {
         "bench": "index_search",

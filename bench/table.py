@@ -1,0 +1,255 @@
+"""The headline table of a suite run: ours against the naive pipeline, backend against backend, as Markdown.
+
+Every row is read from benchmark results measured side by side in one run; a benchmark that did not run
+(or failed) simply leaves its rows out. `factor` > 1 always means ours is better by that much.
+Run: `python -m bench.table bench/results/<date>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+GOOD_RECALL = 0.95
+
+
+def result(results: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """One benchmark's result dict, None when it did not run or failed."""
+    record = results.get("benchmarks", {}).get(name, {})
+    return record.get("result") if isinstance(record, dict) else None
+
+
+def index_sizes(benchmarks: dict[str, Any]) -> dict[str, Any] | None:
+    """The index_search sizes of this run, the full-structure run first where both measured an n."""
+    sizes: dict[int, dict[str, Any]] = {}
+    dim = None
+    for name in ("index_search_exact_1m", "index_search"):
+        found = benchmarks.get(name, {}).get("result")
+        if found:
+            dim = found["dim"]
+            sizes.update({s["n"]: s for s in found["sizes"]})
+    if dim is None:
+        return None
+    return {"dim": dim, "sizes": [sizes[n] for n in sorted(sizes)]}
+
+
+def _row(what: str, ours: str, baseline: str, factor: float, unit: str = "faster", group: str = "") -> Row:
+    return {
+        "what": what,
+        "ours": ours,
+        "baseline": baseline,
+        "factor": round(factor, 2),
+        "ratio": f"{factor:.2f}x {unit}",
+        "group": group,
+    }
+
+
+def engine_rows(results: dict[str, Any]) -> list[Row]:
+    """Encoders against open_clip eager one at a time; ONNX Runtime against torch; INT8 against FP32."""
+    rows: list[Row] = []
+    throughput = result(results, "engine_throughput")
+    if throughput:
+        base, model = throughput["baseline_open_clip_eager"], throughput["model"]
+        cpu = [r for r in throughput["rows"] if r["device"] == "cpu"]
+        best = max(cpu, key=lambda r: r["images_per_s"])
+        rows.append(_row(
+            f"{model} image encoding, images/s",
+            f"{best['images_per_s']} ({best['backend']} {best['precision']}, batch {best['batch']})",
+            f"{base['images_per_s']} (open_clip eager, one image at a time)",
+            best["image_speedup"], group="engine",
+        ))  # fmt: skip
+        one = max((r for r in cpu if r["batch"] == 1), key=lambda r: r["queries_per_s"])
+        rows.append(_row(
+            f"{model} text query, one at a time, queries/s",
+            f"{one['queries_per_s']} ({one['backend']} {one['precision']}, real length)",
+            f"{base['queries_per_s']} (open_clip eager, 77 tokens)",
+            one["text_speedup"], group="engine",
+        ))  # fmt: skip
+        pick = {(r["backend"], r["precision"]): r for r in cpu if r["batch"] == max(x["batch"] for x in cpu)}
+        ort, eager = pick.get(("onnxruntime", "fp32")), pick.get(("torch", "fp32"))
+        if ort and eager:
+            rows.append(_row(
+                f"{model} image batch {ort['batch']}: ONNX Runtime vs torch eager, images/s",
+                f"{ort['images_per_s']} (onnxruntime fp32)", f"{eager['images_per_s']} (torch fp32)",
+                ort["images_per_s"] / eager["images_per_s"], group="engine",
+            ))  # fmt: skip
+    for name in ("engine_text_length", "engine_text_length_torch"):
+        lengths = result(results, name)
+        row = lengths and next((r for r in lengths["rows"] if r["words"] == 15), lengths["rows"][-1])
+        if lengths and row:
+            padded = next(k for k in row if k.startswith("padded_"))
+            rows.append(_row(
+                f"{lengths['model']} text tower, {row['words']}-word query, ms ({lengths['backend']})",
+                f"{row['real_ms']} ({row['tokens']} real tokens)",
+                f"{row[padded]} ({padded.split('_')[1]} padded tokens)", row["speedup"], group="engine",
+            ))  # fmt: skip
+    int8 = result(results, "engine_int8")
+    if int8:
+        row = int8["rows"][-1]
+        rows.append(_row(
+            f"{int8['model']} image tower batch {row['batch']}, INT8 vs FP32 (ONNX Runtime CPU), ms",
+            f"{row['int8_ms']} (min cosine {row['min_cosine']})", f"{row['fp32_ms']}",
+            row["speedup"], group="engine",
+        ))  # fmt: skip
+    return rows
+
+
+def index_rows(results: dict[str, Any]) -> list[Row]:
+    """Search against numpy brute force at the largest sizes, and memory per vector."""
+    index = index_sizes(results.get("benchmarks", {}))
+    if not index:
+        return []
+    rows: list[Row] = []
+    with_all = [s for s in index["sizes"] if any(r["config"].startswith("HNSW") for r in s["rows"])]
+    if with_all:
+        size = with_all[-1]
+        numpy_row = size["rows"][0]
+        good = [r for r in size["rows"][1:] if r["recall@10"] >= GOOD_RECALL]
+        fast = min(good, key=lambda r: r["p50_ms"])
+        rows.append(_row(
+            f"search p50 at {size['n']:,} vectors, ms (fastest with recall@10 >= {GOOD_RECALL})",
+            f"{fast['p50_ms']:.3f} ({fast['config']}, recall {fast['recall@10']:.3f})",
+            f"{numpy_row['p50_ms']:.3f} (numpy brute force)", fast["speedup_vs_numpy"], group="index",
+        ))  # fmt: skip
+    largest = index["sizes"][-1]
+    flat = next((r for r in largest["rows"] if r["config"] == "Flat"), None)
+    if flat:
+        rows.append(_row(
+            f"exact search p50 at {largest['n']:,} vectors, ms",
+            f"{flat['p50_ms']:.2f} (FAISS Flat)", f"{largest['rows'][0]['p50_ms']:.2f} (numpy brute force)",
+            flat["speedup_vs_numpy"], group="index",
+        ))  # fmt: skip
+    sq8 = next((r for r in largest["rows"] if r["config"] == "SQ8"), None)
+    if sq8:
+        mib, raw = largest["n"] / 2**20, 4 * index["dim"]
+        rows.append(_row(
+            f"index memory at {largest['n']:,} vectors, MiB",
+            f"{sq8['bytes_per_vector'] * mib:.0f} (SQ8, recall {sq8['recall@10']:.3f})",
+            f"{raw * mib:.0f} (float32)", raw / sq8["bytes_per_vector"], "smaller", group="index",
+        ))  # fmt: skip
+    return rows
+
+
+def service_rows(results: dict[str, Any]) -> list[Row]:
+    """The service against a plain FastAPI handler, and ingest against its ceiling and the serial way."""
+    rows: list[Row] = []
+    search = result(results, "service_search")
+    if search:
+        clients = max(search["throughput"], key=int)
+        rate = search["throughput"][clients]
+        rows.append(_row(
+            f"/search with {clients} concurrent clients, requests/s",
+            f"{rate['service_rps']} (person-search serve)", f"{rate['plain_rps']} (plain FastAPI handler)",
+            rate["ratio"], group="service",
+        ))  # fmt: skip
+        latency = search["latency"]
+        rows.append(_row(
+            "/search p50 over HTTP vs the same work in process, ms",
+            f"{latency['http_service']['p50_ms']} (HTTP)", f"{latency['in_process']['p50_ms']} (in process)",
+            latency["in_process"]["p50_ms"] / latency["http_service"]["p50_ms"], "of in-process speed",
+            group="service",
+        ))  # fmt: skip
+    ingest = result(results, "index_ingest")
+    if ingest:
+        ips = ingest["images_per_s"]
+        rows.append(_row(
+            "person-search ingest of a folder, images/s",
+            f"{ips['pipelined']} (pipelined; raw encoder {ips['raw']})", f"{ips['serial']} (serial)",
+            ips["pipelined"] / ips["serial"], group="service",
+        ))  # fmt: skip
+    upload = result(results, "service_ingest")
+    if upload:
+        rows.append(_row(
+            "POST /gallery, images/s",
+            f"{upload['service_ips']} (service)", f"{upload['raw_full_ips']} (raw encoder in process)",
+            upload["service_vs_raw_full"], "of the raw encoder", group="service",
+        ))  # fmt: skip
+    return rows
+
+
+def memory_rows(results: dict[str, Any]) -> list[Row]:
+    """Serving RSS without torch against the torch backend, per model."""
+    memory = result(results, "memory")
+    rows: list[Row] = []
+    for arch, cases in (memory or {}).get("models", {}).items():
+        lean, heavy = cases["onnxruntime"], cases["torch_backend"]
+        rows.append(_row(
+            f"{arch} serving RSS, MiB",
+            f"{lean['rss_mib']} (ONNX Runtime, no torch)", f"{heavy['rss_mib']} (torch backend)",
+            heavy["rss_mib"] / lean["rss_mib"], "smaller", group="memory",
+        ))  # fmt: skip
+    return rows
+
+
+Section = Callable[[dict[str, Any]], list[Row]]
+SECTIONS: tuple[Section, ...] = (engine_rows, index_rows, service_rows, memory_rows)
+
+
+def headline(results: dict[str, Any]) -> list[Row]:
+    """Every headline row this run has data for."""
+    return [row for section in SECTIONS for row in section(results)]
+
+
+def machine_line(results: dict[str, Any]) -> str:
+    """One line naming the machine, the versions, the commit and the load."""
+    m, v = results["machine"], results["machine"]["versions"]
+    commit = (m["git"].get("commit") or "unknown")[:10]
+    commit += " (with local changes)" if m["git"].get("dirty") else ""
+    gpus = f", GPU {', '.join(m['gpus'])}" if m.get("gpus") else ", no GPU"
+    return (
+        f"{m['cpu']}, {m['usable_cores']} cores, {m['memory_gib']} GiB{gpus}; Python {v['python']}, "
+        f"torch {v['torch']}, onnxruntime {v['onnxruntime']}, faiss {v['faiss']}; commit {commit}; "
+        f"{results['date']}, `person-search bench` ({results['mode']} mode, "
+        f"{results['seconds'] / 60:.0f} min). "
+        f"Load average {results['load']['start'][0]} at the start, {results['load']['end'][0]} at the end: "
+        f"{results['load']['note']}."
+    )
+
+
+def orin_lines(estimate: dict[str, Any] | None) -> list[str]:
+    """The Orin estimate as a small table, labelled as what it is."""
+    if not estimate:
+        return []
+    here = estimate["measured_here"]
+    lines = [
+        "",
+        f"**{estimate['label']}.** Exact search reads every vector; here it streamed "
+        f"{here['exact_scan_gbs']} GB/s at {here['n']:,} vectors ({here['share_of_bandwidth']:.0%} of this "
+        "machine's single-thread read bandwidth), assumed to reach the same share of each module's "
+        "bandwidth.",
+        "",
+        "| module | bandwidth | vectors | estimated exact-search p50 | floor at full bandwidth |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in estimate["rows"]:
+        lines.append(
+            f"| {r['module']} | {r['bandwidth_gbs']} GB/s | {r['n']:,} | ~{r['estimated_p50_ms']:.1f} ms "
+            f"| {r['floor_ms']:.2f} ms |"
+        )
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The headline table as Markdown, with the machine it ran on and the Orin estimate."""
+    lines = [
+        machine_line(results),
+        "",
+        "| what | ours | baseline | ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in results.get("headline") or headline(results):
+        lines.append(f"| {row['what']} | {row['ours']} | {row['baseline']} | {row['ratio']} |")
+    failed = {k: v["error"] for k, v in results.get("benchmarks", {}).items() if "error" in v}
+    if failed:
+        lines += ["", "Did not complete: " + "; ".join(f"{k} ({e})" for k, e in failed.items())]
+    return "\n".join(lines + orin_lines(results.get("orin_estimate")))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, help="a bench/results/<date>.json")
+    print(markdown(json.loads(parser.parse_args().results.read_text())))
