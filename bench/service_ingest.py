@@ -21,11 +21,13 @@ from PIL import Image
 from bench.service_harness import ServerProcess, crops, demo_bundle, free_port, pin_threads, service_args
 
 
-def _raw(bundle: Path, backend: str, images: list[bytes], max_batch: int) -> dict[str, float]:
+def _raw(
+    bundle: Path, backend: str, images: list[bytes], max_batch: int, threads: int | None
+) -> dict[str, float]:
     """Images/s of decode + preprocess + encode in process, and of encode_pixels alone."""
     from engine import load_encoder
 
-    encoder = load_encoder(bundle, backend, max_batch=max_batch)
+    encoder = load_encoder(bundle, backend, max_batch=max_batch, **({"threads": threads} if threads else {}))
     encoder.encode_images([Image.open(io.BytesIO(b)) for b in images[:max_batch]])  # warm
     start = time.perf_counter()
     pixels = []
@@ -75,11 +77,17 @@ def run(
         root = Path(tmp)
         bundle = demo_bundle(root / "bundle", arch)
         port = free_port()
-        extra = ["--image-max-batch", str(max_batch)]
+        extra = [
+            "--image-max-batch",
+            str(max_batch),
+            *(["--threads", str(omp_threads)] if omp_threads else []),
+        ]
         with ServerProcess(service_args(bundle, root / "gallery", port, backend, extra), port, env):
-            before = _raw(bundle, backend, images, max_batch)  # raw before and after: noise hits both
+            before = _raw(
+                bundle, backend, images, max_batch, omp_threads
+            )  # raw before and after: noise hits both
             service_ips = _service(port, images, per_request, clients)
-            after = _raw(bundle, backend, images, max_batch)
+            after = _raw(bundle, backend, images, max_batch, omp_threads)
         raw = {key: (before[key] + after[key]) / 2 for key in before}
     return {
         "arch": arch,

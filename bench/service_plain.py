@@ -10,12 +10,12 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 
-def create_plain_app(bundle: Path, data_dir: Path, backend: str) -> FastAPI:
+def create_plain_app(bundle: Path, data_dir: Path, backend: str, threads: int | None = None) -> FastAPI:
     """POST /search {text, top_k}: encode and search inside one threadpool call per request."""
     from engine import load_encoder
     from index import Gallery
 
-    encoder = load_encoder(bundle, backend)
+    encoder = load_encoder(bundle, backend, **({"threads": threads} if threads else {}))
     gallery = Gallery.open(data_dir, encoder.model_id, encoder.embed_dim, use_gpu=False)
     app = FastAPI()
 
@@ -42,6 +42,7 @@ if __name__ == "__main__":
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
-    app = create_plain_app(args.bundle, args.data_dir, args.backend)
+    app = create_plain_app(args.bundle, args.data_dir, args.backend, args.threads)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)

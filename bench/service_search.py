@@ -31,13 +31,13 @@ from bench.service_harness import (
 
 
 def _latency(
-    bundle: Path, data_dir: Path, port: int, backend: str, texts: list[str], block: int
+    bundle: Path, data_dir: Path, port: int, backend: str, texts: list[str], block: int, threads: int | None
 ) -> dict[str, Any]:
     """Interleave blocks of in-process and HTTP searches over the same distinct queries."""
     from engine import load_encoder
     from index import Gallery
 
-    encoder = load_encoder(bundle, backend)
+    encoder = load_encoder(bundle, backend, **({"threads": threads} if threads else {}))
     client = JsonClient(port)
     inproc, http = [], []
     with Gallery.open(data_dir, encoder.model_id, encoder.embed_dim, use_gpu=False) as gallery:
@@ -103,6 +103,7 @@ def run(
 ) -> dict[str, Any]:
     """Latency overhead of the service and its throughput against a plain handler, side by side."""
     env = pin_threads(omp_threads)
+    pinned = ("--threads", str(omp_threads)) if omp_threads else ()
     texts = queries(n_queries + 200 * len(concurrency) * 2 + 10_000)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -115,11 +116,15 @@ def run(
         plain = ["-m", "bench.service_plain", "--bundle", str(bundle), "--data-dir", str(plain_dir)]
         with (
             ServerProcess(
-                service_args(bundle, service_dir, service_port, backend, service_flags), service_port, env
+                service_args(bundle, service_dir, service_port, backend, (*pinned, *service_flags)),
+                service_port,
+                env,
             ),
-            ServerProcess([*plain, "--backend", backend, "--port", str(plain_port)], plain_port, env),
+            ServerProcess(
+                [*plain, "--backend", backend, "--port", str(plain_port), *pinned], plain_port, env
+            ),
         ):
-            latency = _latency(bundle, local_dir, service_port, backend, texts[:n_queries], block=25)
+            latency = _latency(bundle, local_dir, service_port, backend, texts[:n_queries], 25, omp_threads)
             rest, rates = texts[n_queries:], {}
             for c in concurrency:
                 service_rate = _throughput(service_port, c, rest[: len(rest) // 2], seconds)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from starlette.concurrency import run_in_threadpool
-
 from service.errors import ApiError
 from service.runtime import Runtime
 from service.schemas import SearchMatch, SearchRequest, SearchResults
@@ -26,14 +24,11 @@ async def run_search(runtime: Runtime, request: SearchRequest) -> SearchResults:
     start = time.perf_counter()
     check_limits(runtime, request)
     encoder, towers, gallery = runtime.parts()
-    query, stages, cached = await towers.embed_text(request.text)  # (D,)
-    searched = time.perf_counter()
-    hits = await run_in_threadpool(
-        gallery.search, query, request.top_k, filters_in(request.filters), request.min_score, None
+    filters = filters_in(request.filters)
+    hits, stages, cached = await towers.search_text(
+        request.text, lambda query: gallery.search(query, request.top_k, filters, request.min_score, None)
     )
-    done = time.perf_counter()
-    stages["search"] = (done - searched) * 1000.0
-    stages["total"] = (done - start) * 1000.0
+    stages["total"] = (time.perf_counter() - start) * 1000.0
     runtime.observe("search", stages)
     return SearchResults(
         query=request.text,

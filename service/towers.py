@@ -6,11 +6,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 
 from engine.encoder import Encoder
-from service.batcher import BatchResult, MicroBatcher, timed
+from service.batcher import BatchResult, FollowUp, MicroBatcher, timed
 from service.settings import BatchingSettings
 
 
@@ -95,16 +97,23 @@ class Towers:
         batch = np.stack(pixels)  # (B, 3, H, W)
         return timed(stages, "encode", lambda: self.encoder.encode_pixels(batch)), stages  # (B, D)
 
-    async def embed_text(self, text: str) -> tuple[np.ndarray, dict[str, float], bool]:
-        """One query -> (embedding [D], stage ms, whether it came from the cache)."""
+    async def search_text(self, text: str, search: FollowUp) -> tuple[Any, dict[str, float], bool]:
+        """Embed a description (batched, cached), then run search(embedding [D]) on the text worker.
+
+        Returns (what search returned, stage ms, whether the embedding came from the cache).
+        """
         key = " ".join(text.split()).lower()  # cheap; the tokenizer's own cleaning is heavier
         cached = self.cache.get(key)
-        if cached is not None:
-            return cached, {"preprocess": 0.0, "encode": 0.0, "queue": 0.0}, True
         start = time.perf_counter()
-        (result,) = await self.text.run([text])
+        if cached is not None:
+            value = await run_in_threadpool(search, cached)
+            ms = (time.perf_counter() - start) * 1000.0
+            return value, {"preprocess": 0.0, "encode": 0.0, "queue": 0.0, "search": ms}, True
+        (result,) = await self.text.run([text], then=search)
         self.cache.put(key, result.row)
-        return result.row, _batch_stages([result], (time.perf_counter() - start) * 1000.0), False
+        stages = _batch_stages([result], (time.perf_counter() - start) * 1000.0 - result.follow_ms)
+        stages["search"] = result.follow_ms
+        return result.value, stages, False
 
     async def embed_pixels(self, pixels: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         """Preprocessed crops [N, 3, H, W] -> (embeddings [N, D], stage ms)."""

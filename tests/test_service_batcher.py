@@ -129,3 +129,22 @@ def test_several_workers_run_batches_at_once() -> None:
         assert [f.result(5).row.shape for f in futures] == [(1,), (1,)]
     finally:
         batcher.stop()
+
+
+def test_follow_ups_run_after_the_batch_and_fail_alone() -> None:
+    batcher = MicroBatcher("t", _echo([]), max_batch=4, max_wait_ms=0, queue_size=8)
+
+    def double_or_fail(row: np.ndarray) -> float:
+        if row[0] == 2:
+            raise ValueError("no twos")
+        return float(row[0]) * 2
+
+    try:
+        ok = batcher.submit([1, 3], then=double_or_fail)
+        bad = batcher.submit([2], then=double_or_fail)
+        assert [f.result(5).value for f in ok] == [2.0, 6.0]
+        assert ok[0].result().follow_ms >= 0
+        with pytest.raises(ValueError, match="no twos"):
+            bad[0].result(5)
+    finally:
+        batcher.stop()
