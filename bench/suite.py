@@ -1,9 +1,9 @@
 """`person-search bench`: every benchmark in its own process, gathered with the machine's description into
 bench/results/<date>.json, with the chart and the headline table next to it.
 
-Each benchmark module exposes `run(...) -> dict`; this file only decides their parameters per mode, runs
-each in a child interpreter (so memory and threads never leak from one into the next) and composes the
-results. Run: `python -m bench.suite [--mode quick|default|full] [--only engine,index]`.
+Each benchmark module exposes `run(...) -> dict`; bench/plan.py decides their parameters per mode; this
+file runs each in a child interpreter (so memory and threads never leak from one into the next) and
+composes the results. Run: `python -m bench.suite [--mode quick|default|full] [--only engine,index]`.
 """
 
 from __future__ import annotations
@@ -20,110 +20,12 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from bench import chart, orin, table
 from bench.machine import describe, load_average
-
-
-class Mode(StrEnum):
-    """How much to measure: quick (a smoke run), default (`make bench`), full (every structure at 1M)."""
-
-    QUICK = "quick"
-    DEFAULT = "default"
-    FULL = "full"
-
-
-class Group(StrEnum):
-    """The areas `--only` selects."""
-
-    ENGINE = "engine"
-    INDEX = "index"
-    SERVICE = "service"
-    MEMORY = "memory"
-
-
-@dataclass(frozen=True)
-class Bench:
-    """One benchmark run: its module's `run()` keyword arguments per mode (a mode left out skips it)."""
-
-    name: str
-    group: Group
-    module: str
-    params: dict[Mode, dict[str, Any]]
-    # "bundles": run() gets workdir=<shared>/bundles (exported bundles, kept); "scratch": a folder removed
-    # after the run, holding a link to <shared>/bundles (bench.memory writes galleries beside its bundles)
-    workdir: str | None = None
-
-    def kwargs(self, mode: Mode, shared: Path) -> dict[str, Any]:
-        """The arguments for `run()` in this mode, with the shared work directory where it takes one."""
-        kwargs = dict(self.params[mode])
-        if self.workdir == "bundles":
-            kwargs["workdir"] = shared / "bundles"
-        elif self.workdir == "scratch":
-            kwargs["workdir"] = str(shared / f"scratch-{self.name}")
-        return kwargs
-
-
-TINY, VIT = "PS-Tiny", "ViT-B-16"  # the demo model; the default real backbone (seeded random weights)
-Q, D, F = Mode.QUICK, Mode.DEFAULT, Mode.FULL
-EXACT = ("Flat", "SQfp16", "SQ8")  # structures cheap to build at 1M on 2 cores
-
-PLAN: tuple[Bench, ...] = (
-    Bench("engine_throughput", Group.ENGINE, "bench.engine_throughput", {
-        Q: {"model": TINY, "batch_sizes": (1, 8), "images": 16, "texts": 16, "repeats": 2},
-        D: {"model": VIT, "batch_sizes": (1, 8), "images": 8, "texts": 16, "repeats": 2},
-        F: {"model": VIT, "batch_sizes": (1, 8, 32), "images": 32, "texts": 32, "repeats": 3},
-    }, "bundles"),
-    Bench("engine_throughput_demo", Group.ENGINE, "bench.engine_throughput", {
-        D: {"model": TINY, "batch_sizes": (1, 8, 32), "repeats": 3},
-        F: {"model": TINY, "batch_sizes": (1, 8, 32), "repeats": 5},
-    }, "bundles"),
-    Bench("engine_text_length", Group.ENGINE, "bench.engine_text_length", {
-        Q: {"model": TINY, "repeats": 5}, D: {"model": VIT, "repeats": 10}, F: {"model": VIT, "repeats": 20},
-    }, "bundles"),
-    Bench("engine_text_length_torch", Group.ENGINE, "bench.engine_text_length", {
-        Q: {"model": TINY, "repeats": 5, "backend": "torch"},
-        D: {"model": VIT, "repeats": 10, "backend": "torch"},
-        F: {"model": VIT, "repeats": 20, "backend": "torch"},
-    }, "bundles"),
-    Bench("engine_int8", Group.ENGINE, "bench.engine_int8", {
-        Q: {"model": TINY, "batch_sizes": (1, 8), "repeats": 2},
-        D: {"model": VIT, "batch_sizes": (1, 8), "repeats": 3},
-        F: {"model": VIT, "batch_sizes": (1, 8, 32), "repeats": 5},
-    }, "bundles"),
-    Bench("engine_gflops", Group.ENGINE, "bench.engine_gflops", {
-        Q: {"model": TINY, "batch": 8, "repeats": 2},
-        D: {"model": VIT, "batch": 8, "repeats": 2},
-        F: {"model": VIT, "batch": 16, "repeats": 3},
-    }, "bundles"),
-    Bench("index_search", Group.INDEX, "bench.index_search", {
-        Q: {"sizes": (1_000, 10_000), "queries": 100},
-        D: {"sizes": (1_000, 10_000, 100_000), "queries": 200},
-        F: {"sizes": (1_000, 10_000, 100_000, 1_000_000), "queries": 200},
-    }),
-    Bench("index_search_exact_1m", Group.INDEX, "bench.index_search", {
-        D: {"sizes": (300_000, 1_000_000), "queries": 100, "only": EXACT},
-    }),
-    Bench("read_bandwidth", Group.INDEX, "bench.orin", {Q: {"mib": 128}, D: {}, F: {}}),
-    Bench("index_ingest", Group.INDEX, "bench.index_ingest", {
-        Q: {"images": 128, "repeats": 1}, D: {"images": 512, "repeats": 2}, F: {"images": 1024, "repeats": 3},
-    }),
-    Bench("service_search", Group.SERVICE, "bench.service_search", {
-        Q: {"gallery_size": 500, "n_queries": 100, "concurrency": (1, 4), "seconds": 2.0},
-        D: {"gallery_size": 2000, "n_queries": 200, "concurrency": (1, 4, 16), "seconds": 3.0},
-        F: {"gallery_size": 10_000, "n_queries": 400, "concurrency": (1, 4, 16), "seconds": 5.0},
-    }),
-    Bench("service_ingest", Group.SERVICE, "bench.service_ingest", {
-        Q: {"n_images": 128}, D: {"n_images": 512}, F: {"n_images": 1024},
-    }),
-    Bench("memory", Group.MEMORY, "bench.memory", {
-        Q: {"archs": (TINY,)}, D: {"archs": (TINY, VIT)}, F: {"archs": (TINY, VIT)},
-    }, "scratch"),
-)  # fmt: skip
-BY_NAME = {b.name: b for b in PLAN}
+from bench.plan import BY_NAME, PLAN, Bench, Clock, Group, Mode, parse_groups
 
 
 @dataclass
@@ -135,6 +37,7 @@ class Options:
     names: frozenset[str] | None = None  # a subset of PLAN by name (tests), else every selected one
     out_dir: Path = Path("bench/results")
     workdir: Path | None = None  # kept between runs when given (exported bundles), else a temporary one
+    clock: Clock = Clock.WALL
     timeout_s: float = 1800.0
     echo: bool = True  # let the children print their progress
 
@@ -155,15 +58,16 @@ def _jsonable(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def run_one(bench: Bench, mode: Mode, shared: Path, timeout_s: float, echo: bool) -> dict[str, Any]:
+def run_one(bench: Bench, options: Options, shared: Path) -> dict[str, Any]:
     """Run one benchmark in a child interpreter; its dict, or an error naming what failed."""
+    mode, clock, timeout_s = options.mode, options.clock, options.timeout_s
     record: dict[str, Any] = {"group": str(bench.group), "module": bench.module}
-    record["params"] = json.loads(json.dumps(bench.kwargs(mode, shared), default=_jsonable))
+    record["params"] = json.loads(json.dumps(bench.kwargs(mode, shared, clock), default=_jsonable))
     out = shared / f"{bench.name}.result.json"
     out.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.suite", "--child", bench.name, "--mode", mode]
+    command = [sys.executable, "-m", "bench.suite", "--child", bench.name, "--mode", mode, "--clock", clock]
     command += ["--workdir", str(shared), "--result", str(out)]
-    sink = None if echo else subprocess.DEVNULL
+    sink = None if options.echo else subprocess.DEVNULL
     scratch = shared / f"scratch-{bench.name}"
     if bench.workdir == "scratch":
         (shared / "bundles").mkdir(parents=True, exist_ok=True)
@@ -188,11 +92,11 @@ def run_one(bench: Bench, mode: Mode, shared: Path, timeout_s: float, echo: bool
     return record
 
 
-def child(name: str, mode: Mode, shared: Path, result: Path) -> None:
+def child(name: str, mode: Mode, clock: Clock, shared: Path, result: Path) -> None:
     """Inside the child: call the benchmark's run() and write {"result": ...} or {"error": ...}."""
     bench = BY_NAME[name]
     try:
-        value = importlib.import_module(bench.module).run(**bench.kwargs(mode, shared))
+        value = importlib.import_module(bench.module).run(**bench.kwargs(mode, shared, clock))
         payload: dict[str, Any] = {"result": value}
     except Exception as exc:  # recorded in the results, so one failure does not lose the others
         payload = {"error": f"{type(exc).__name__}: {exc}"}
@@ -230,7 +134,7 @@ def run(options: Options) -> tuple[dict[str, Any], Path]:
     try:
         for bench in selected(options):
             _say(f"[bench] {bench.name} ({bench.module}) ...", options.echo)
-            benchmarks[bench.name] = run_one(bench, options.mode, shared, options.timeout_s, options.echo)
+            benchmarks[bench.name] = run_one(bench, options, shared)
             _say(f"[bench] {bench.name}: {_outcome(benchmarks[bench.name])}", options.echo)
     finally:
         if options.workdir is None:
@@ -241,6 +145,7 @@ def run(options: Options) -> tuple[dict[str, Any], Path]:
         "date": started.date().isoformat(),
         "started_utc": started.isoformat(timespec="seconds"),
         "mode": str(options.mode),
+        "engine_clock": str(options.clock),
         "groups": sorted(str(g) for g in options.groups),
         "seconds": round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1),
         "machine": describe(),
@@ -276,21 +181,11 @@ def _say(line: str, echo: bool) -> None:
         print(line, flush=True)
 
 
-def parse_groups(text: str | None) -> frozenset[Group]:
-    """'engine,index' as groups; every group when empty; an unknown name fails listing the known ones."""
-    if not text:
-        return frozenset(Group)
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in {g.value for g in Group}]
-    if unknown:
-        raise ValueError(f"unknown benchmark group(s) {unknown}; choose from {[g.value for g in Group]}")
-    return frozenset(Group(n) for n in names)
-
-
 def main(argv: Iterable[str] | None = None) -> None:
     """`python -m bench.suite`: the suite, or (internally) one child benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", type=Mode, default=Mode.DEFAULT, choices=list(Mode))
+    parser.add_argument("--clock", type=Clock, default=Clock.WALL, choices=list(Clock))
     parser.add_argument("--only", default=None, help="comma-separated groups: engine,index,service,memory")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--workdir", type=Path, default=None)
@@ -298,9 +193,11 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.child:
-        child(args.child, args.mode, args.workdir, args.result)
+        child(args.child, args.mode, args.clock, args.workdir, args.result)
         return
-    options = Options(args.mode, parse_groups(args.only), out_dir=args.out, workdir=args.workdir)
+    options = Options(
+        args.mode, parse_groups(args.only), out_dir=args.out, workdir=args.workdir, clock=args.clock
+    )
     results, path = run(options)
     print(table.markdown(results))
     print(f"\nwrote {path} and {path.with_suffix('.png')}")

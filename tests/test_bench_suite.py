@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bench import chart, orin, suite, table
-from bench.suite import Group, Mode, Options
+from bench import chart, orin, plan, suite, table
+from bench.plan import Group, Mode
+from bench.suite import Options
 
 
 def _size(n: int, numpy_ms: float, flat_ms: float, hnsw: bool) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def test_write_produces_json_and_a_png_chart(tmp_path: Path) -> None:
 
 
 def test_plan_arguments_match_every_run_signature(tmp_path: Path) -> None:
-    for bench in suite.PLAN:
+    for bench in plan.PLAN:
         run = importlib.import_module(bench.module).run
         for mode in bench.params:
             inspect.signature(run).bind(**bench.kwargs(mode, tmp_path))  # raises on a wrong argument
@@ -176,11 +177,18 @@ def test_modes_scale_to_1m_where_promised() -> None:
     assert [b.name for b in only_memory] == ["memory"]
 
 
+def test_cpu_clock_pins_engine_benchmarks_to_one_thread(tmp_path: Path) -> None:
+    engine = plan.BY_NAME["engine_int8"].kwargs(Mode.DEFAULT, tmp_path, plan.Clock.CPU)
+    assert engine["clock"] == "cpu" and engine["threads"] == 1
+    assert "clock" not in plan.BY_NAME["index_search"].kwargs(Mode.DEFAULT, tmp_path, plan.Clock.CPU)
+    assert "clock" not in plan.BY_NAME["engine_int8"].kwargs(Mode.DEFAULT, tmp_path)
+
+
 def test_parse_groups() -> None:
-    assert suite.parse_groups(None) == frozenset(Group)
-    assert suite.parse_groups("engine, index") == {Group.ENGINE, Group.INDEX}
+    assert plan.parse_groups(None) == frozenset(Group)
+    assert plan.parse_groups("engine, index") == {Group.ENGINE, Group.INDEX}
     with pytest.raises(ValueError, match="choose from"):
-        suite.parse_groups("engine,gpu")
+        plan.parse_groups("engine,gpu")
 
 
 def test_result_path_keeps_default_runs_apart_from_quick_and_full(tmp_path: Path) -> None:
@@ -202,7 +210,8 @@ def test_a_real_tiny_run_through_a_child_process(tmp_path: Path) -> None:
 
 
 def test_a_child_that_runs_too_long_is_recorded_not_fatal(tmp_path: Path) -> None:
-    record = suite.run_one(suite.BY_NAME["read_bandwidth"], Mode.QUICK, tmp_path, 0.01, echo=False)
+    options = Options(Mode.QUICK, timeout_s=0.01, echo=False)
+    record = suite.run_one(plan.BY_NAME["read_bandwidth"], options, tmp_path)
     assert record["error"].startswith("timed out")
 
 

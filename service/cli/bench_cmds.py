@@ -20,12 +20,17 @@ def bench(
         str | None, typer.Option(help="comma-separated groups: engine,index,service,memory")
     ] = None,
     out: Annotated[Path, typer.Option(help="folder for <date>.json and its chart")] = Path("bench/results"),
+    clock: Annotated[
+        str,
+        typer.Option(help="engine timing: wall (every core) or cpu (CPU time, one thread; shared machines)"),
+    ] = "wall",
     workdir: Annotated[
         Path, typer.Option(help="exported benchmark bundles, kept so a second run skips the export")
     ] = CACHE,
 ) -> None:
     """Measure ours against the naive pipeline and backend against backend; write JSON, PNG and a table."""
-    from bench.suite import Mode, Options, parse_groups, run
+    from bench.plan import Clock, Mode, parse_groups
+    from bench.suite import Options, run
     from bench.table import markdown
 
     if quick and full:
@@ -35,6 +40,8 @@ def bench(
         groups = parse_groups(only)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from exc
-    results, path = run(Options(mode, groups, out_dir=out, workdir=workdir))
+    if clock not in {c.value for c in Clock}:
+        raise typer.BadParameter(f"choose from {[c.value for c in Clock]}", param_hint="--clock")
+    results, path = run(Options(mode, groups, out_dir=out, workdir=workdir, clock=Clock(clock)))
     typer.echo(markdown(results))
     typer.echo(f"\nwrote {path} and {path.with_suffix('.png')}")
