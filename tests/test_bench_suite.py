@@ -59,7 +59,7 @@ def canned() -> dict[str, Any]:
         "index_search_exact_1m": {"result": {"dim": 512, "sizes": [_size(1_000_000, 100.0, 80.0, False)]}},
         "read_bandwidth": {"result": {"read_bandwidth_gbs": 51.2}},
         "service_search": {"result": {
-            "latency": {"in_process": {"p50_ms": 4.0}, "http_service": {"p50_ms": 5.0}},
+            "latency": {"in_process": {"p50_ms": 4.0}, "http_service": {"p50_ms": 5.0}, "overhead_p50": 0.25},
             "throughput": {"1": {"service_rps": 100, "plain_rps": 100, "ratio": 1.0},
                            "16": {"service_rps": 300, "plain_rps": 100, "ratio": 3.0}}}},
         "index_ingest": {"result": {"images_per_s": {"raw": 100.0, "pipelined": 90.0, "serial": 60.0}}},
@@ -107,6 +107,14 @@ def test_headline_reads_each_ratio_from_the_right_rows() -> None:
     assert by_what(rows, "/search with 16 concurrent")["factor"] == 3.0
     assert by_what(rows, "person-search ingest")["factor"] == 1.5
     assert by_what(rows, "ViT-B-16 serving RSS")["factor"] == 3.0
+    http = by_what(rows, "/search p50 over HTTP")
+    assert http["factor"] is None and http["ratio"] == "HTTP adds +25% at p50"
+
+
+def test_ratio_text_never_says_a_fraction_faster() -> None:
+    assert table.ratio_text(4.0, "faster") == "4.00x faster"
+    assert table.ratio_text(0.25, "faster") == "4.00x slower"
+    assert table.ratio_text(0.5, "smaller") == "2.00x larger"
 
 
 def test_headline_skips_benchmarks_that_did_not_run() -> None:
