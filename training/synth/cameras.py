@@ -50,7 +50,7 @@ _TIDY = Camera(
     shift=0.06,
     occlusion=0.08,
 )
-_LOOSE = replace(_TIDY, blur=(0.3, 0.7), noise=5.0, scale=(0.68, 0.88), shift=0.13, occlusion=0.3)
+_LOOSE = replace(_TIDY, blur=(0.2, 0.6), noise=4.0, scale=(0.72, 0.9), shift=0.12, occlusion=0.2)
 
 CAMERAS: dict[Domain, tuple[Camera, ...]] = {
     Domain.SOURCE: (
@@ -79,11 +79,11 @@ CAMERAS: dict[Domain, tuple[Camera, ...]] = {
             sky=(25, 30, 55),
             ground=(55, 55, 65),
             scenery="street",
-            light=(0.6, 0.8),
+            light=(0.7, 0.9),
             cast=(0.85, 0.95, 1.2),
             saturation=0.85,
-            contrast=0.85,
-            noise=7.0,
+            contrast=0.9,
+            noise=5.0,
         ),
         replace(
             _LOOSE,
@@ -103,10 +103,9 @@ CAMERAS: dict[Domain, tuple[Camera, ...]] = {
             ground=(170, 165, 150),
             scenery="clutter",
             light=(1.05, 1.2),
-            saturation=0.6,
-            contrast=0.75,
-            blur=(0.4, 0.8),
-            noise=4.0,
+            saturation=0.7,
+            contrast=0.8,
+            blur=(0.3, 0.7),
         ),
     ),
 }

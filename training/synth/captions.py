@@ -16,6 +16,7 @@ from training.synth.vocab import Domain, word
 
 MAX_PIECES = 34  # words, hyphens and punctuation: at most about 38 CLIP tokens, the demo model's context
 PLURAL = ("trousers", "jeans", "shorts")
+WORN = ("upper", "lower", "shoes", "headwear")
 VIEW_PHRASES = {
     "front": ("facing the camera", "walking toward the camera", "seen from the front"),
     "back": ("seen from behind", "walking away", "with the back to the camera"),
@@ -134,7 +135,7 @@ class Grammar:
 
 def _source(g: Grammar, keys: list[str]) -> str:
     """Terse templates with a fixed garment order."""
-    worn = [g.np(k) for k in ("headwear", "upper", "lower", "shoes") if k in keys]
+    worn = [g.np(k) for k in ("headwear", "upper", "lower", "shoes") if k in keys]  # fixed order
     who = _a(g.person("build" in keys))
     hair = f" with {g.np('hair')}" if "hair" in keys else ""
     bag = f"{g.pron} carries {g.np('bag')}" if "bag" in keys else ""
@@ -151,10 +152,10 @@ def _source(g: Grammar, keys: list[str]) -> str:
 def _target(g: Grammar, keys: list[str], view: str) -> str:
     """Free phrasing: shuffled clauses, noun phrases mixed with predicates, an occasional view."""
     order = [keys[i] for i in g.rng.permutation(len(keys)) if keys[i] != "build"]
-    as_np = [k for k in order if k in ("upper", "lower", "shoes", "headwear") and g.chance(0.55)]
-    clauses = [g.predicate(k) for k in order if k not in as_np]
+    as_np = [k for k in order if k in WORN and g.chance(0.55)]
     if not as_np:
-        as_np, clauses = [order[0]], [g.predicate(k) for k in order[1:]]
+        as_np = [next(k for k in order if k in WORN)]  # the upper garment is always there
+    clauses = [g.predicate(k) for k in order if k not in as_np]
     seen = f" {g.choice(VIEW_PHRASES[view])}" if g.chance(0.35) else ""
     who = g.person("build" in keys)
     verb = g.choice(("wearing", "dressed in", "in", "who has on", "sporting"))
