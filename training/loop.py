@@ -74,7 +74,7 @@ class Trainer:
         run_dir: Path,
         tokenizer: Tokenizer,
         device: torch.device,
-        echo: Callable[[str], None] = tqdm.write,
+        echo: Callable[[str], object] = tqdm.write,
     ) -> None:
         if len(train) < 2:
             raise ValueError(f"{train.name} has {len(train)} images; training needs at least 2")
@@ -174,8 +174,13 @@ class Trainer:
                     }
                 )
         means = {k: round(v / self.steps_per_epoch, 5) for k, v in sums.items()}
-        return {"event": "epoch", "epoch": epoch, **means, "lr": self.scheduler.get_last_lr()[0],
-                "train_seconds": round(time.perf_counter() - start, 2)}  # fmt: skip
+        return {
+            "event": "epoch",
+            "epoch": epoch,
+            **means,
+            "lr": self.scheduler.get_last_lr()[0],
+            "train_seconds": round(time.perf_counter() - start, 2),
+        }
 
     def _validate(self) -> dict[str, float] | None:
         """Validation metrics, or None without a validation split."""

@@ -33,7 +33,7 @@ from training.samples import SplitData
 BUNDLE_DIR = "bundle"
 REPORT_FILE = "report.json"
 EVAL_SPLITS = ("val", "test")
-Echo = Callable[[str], None]
+Echo = Callable[[str], object]
 
 
 @dataclass
