@@ -107,6 +107,8 @@ def test_seeded_runs_are_reproducible_and_resume_continues(tiny: PersonDataset, 
     assert [r["loss"] for r in done["history"]] == [r["loss"] for r in reference["history"]]
     for name, tensor in reference["trainable"].items():
         torch.testing.assert_close(done["trainable"][name], tensor, atol=0, rtol=0)
+    with pytest.raises(ValueError, match=r"other settings \(lr\)"):
+        train(tiny, resumed, _scratch(epochs=3, lr=1e-2), resume=True, echo=_quiet)
 
 
 def test_early_stopping_on_validation_r1(tiny: PersonDataset, tmp_path: Path) -> None:

@@ -32,6 +32,17 @@ from training.samples import SplitData
 
 LOG_FILE = "log.jsonl"
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps its learned temperature at 100
+RESUME_MAY_CHANGE = {
+    "epochs",
+    "patience",
+    "progress",
+    "threads",
+    "device",
+    "eval_batch_size",
+    "log_every",
+    "keep_checkpoints",
+    "cache_max_mb",
+}
 
 
 @dataclass
@@ -219,6 +230,11 @@ class Trainer:
         if path is None:
             return 1, 0
         state = checkpoint.load(path)
+        changed = _changed_settings(state["config"], self.config.model_dump(mode="json"))
+        if changed:
+            raise ValueError(
+                f"{path} was trained with other settings ({', '.join(changed)}); use a new --out"
+            )
         checkpoint.load_trainable_state(self.model, state["trainable"])
         if self.head:
             self.head.load_state_dict(state["head"])
@@ -258,6 +274,11 @@ class Trainer:
         if result.best_r1 is not None and best.is_file():
             checkpoint.load_trainable_state(self.model, checkpoint.load(best))
         return result
+
+
+def _changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Settings that differ between a checkpoint and this run, other than those a resume may change."""
+    return sorted(k for k in current if k not in RESUME_MAY_CHANGE and saved.get(k) != current[k])
 
 
 def _summary(record: dict[str, Any]) -> str:
