@@ -40,7 +40,7 @@ def ratios(ax: Axes, rows: list[dict[str, Any]]) -> None:
         ax.set_axis_off()
         ax.set_title("no headline ratios in this run")
         return
-    labels = [r["what"] if len(r["what"]) <= 60 else r["what"][:57] + "..." for r in rows]
+    labels = [r["what"] if len(r["what"]) <= 72 else r["what"][:69] + "..." for r in rows]
     factors = [r["factor"] for r in rows]
     colours = ["tab:green" if f >= 1 else "tab:red" for f in factors]
     positions = range(len(rows))
@@ -103,8 +103,8 @@ def draw(results: dict[str, Any], path: Path) -> Path:
     """Write the three panels to `path` (PNG) and return it."""
     index = table.index_sizes(results.get("benchmarks", {}))
     sizes = index["sizes"] if index else []
-    figure, axes = plt.subplots(1, 3, figsize=(20, 6.5), gridspec_kw={"width_ratios": [1.4, 1, 1]})
-    ratios(axes[0], results.get("headline") or table.headline(results))
+    figure, axes = plt.subplots(1, 3, figsize=(21, 7), gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    ratios(axes[0], table.headline(results))
     latency(axes[1], sizes, results.get("orin_estimate"))
     memory(axes[2], sizes)
     machine = results.get("machine", {})

@@ -50,6 +50,9 @@ def canned() -> dict[str, Any]:
         "engine_throughput": {"result": {
             "model": "ViT-B-16", "rows": engine_rows,
             "baseline_open_clip_eager": {"images_per_s": 2.0, "queries_per_s": 10.0}}},
+        "engine_throughput_demo": {"result": {
+            "model": "PS-Tiny", "rows": engine_rows,
+            "baseline_open_clip_eager": {"images_per_s": 2.0, "queries_per_s": 10.0}}},
         "engine_text_length": {"result": {
             "model": "ViT-B-16", "backend": "onnxruntime cpu", "rows": length_rows}},
         "engine_int8": {"result": {"model": "ViT-B-16", "rows": [
@@ -95,8 +98,14 @@ def by_what(rows: list[dict[str, Any]], start: str) -> dict[str, Any]:
 
 def test_headline_reads_each_ratio_from_the_right_rows() -> None:
     rows = canned()["headline"]
-    assert by_what(rows, "ViT-B-16 image encoding")["factor"] == 6.0  # int8 b8: 12 / 2
-    assert by_what(rows, "ViT-B-16 text query")["factor"] == 5.0  # best batch-1 text: 50 / 10
+    assert (
+        by_what(rows, "ViT-B-16 image encoding, images/s (ONNX Runtime FP32)")["factor"] == 4.0
+    )  # b8: 8 / 2
+    assert by_what(rows, "ViT-B-16 image encoding, images/s (ONNX Runtime INT8)")["factor"] == 6.0  # 12 / 2
+    assert by_what(rows, "ViT-B-16 text query one at a time, queries/s (ONNX Runtime FP32)")["factor"] == 4.0
+    assert by_what(rows, "ViT-B-16 text query one at a time, queries/s (ONNX Runtime INT8)")["factor"] == 5.0
+    demo = [r["what"] for r in rows if r["what"].startswith("PS-Tiny")]
+    assert len(demo) == 2 and all("FP32" in w for w in demo)  # the demo model: default precision only
     assert by_what(rows, "ViT-B-16 image batch 8: ONNX Runtime vs torch")["factor"] == 2.0  # 8 / 4
     assert by_what(rows, "ViT-B-16 text tower")["factor"] == 3.0
     assert by_what(rows, "ViT-B-16 image tower batch 8, INT8")["factor"] == 2.0
@@ -119,7 +128,13 @@ def test_ratio_text_never_says_a_fraction_faster() -> None:
 
 def test_headline_skips_benchmarks_that_did_not_run() -> None:
     results = canned()
-    for name in ("engine_throughput", "index_search", "index_search_exact_1m", "memory"):
+    for name in (
+        "engine_throughput",
+        "engine_throughput_demo",
+        "index_search",
+        "index_search_exact_1m",
+        "memory",
+    ):
         results["benchmarks"].pop(name)
     whats = [r["what"] for r in table.headline(results)]
     gone = ("ViT-B-16 image encoding", "exact search", "ViT-B-16 serving")
@@ -149,9 +164,12 @@ def test_orin_share_is_capped_and_bandwidth_checked() -> None:
 
 
 def test_markdown_names_the_machine_load_failures_and_the_estimate() -> None:
-    text = table.markdown(canned())
+    results = canned()
+    results["engine_clock"] = "cpu"
+    text = table.markdown(results)
+    assert "CPU time on one thread" in text
     assert "Test CPU, 2 cores" in text and "commit 0123456789" in text and "Load average 3.0" in text
-    assert "| ViT-B-16 image encoding, images/s |" in text
+    assert "| ViT-B-16 image encoding, images/s (ONNX Runtime FP32) | 8.0 (batch 8) |" in text
     assert "engine_gflops (RuntimeError: boom)" in text
     assert "ESTIMATE from memory bandwidth" in text and "| Orin Nano 8GB | 68.0 GB/s | 1,000,000 |" in text
 
