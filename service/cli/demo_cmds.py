@@ -33,10 +33,12 @@ def _serve(bundle: Path, gallery: Path, host: str, port: int, banner: list[str])
     import uvicorn
 
     from service.app import create_app
-    from service.settings import Settings
+    from service.settings import IndexSettings, ModelSettings, ServerSettings, Settings
 
     settings = Settings(
-        model={"bundle": bundle}, index={"data_dir": gallery}, server={"host": host, "port": port}
+        model=ModelSettings(bundle=bundle),
+        index=IndexSettings(data_dir=gallery),
+        server=ServerSettings(host=host, port=port),
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

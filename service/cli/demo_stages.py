@@ -135,7 +135,7 @@ def recall_table(base: Path, tuned: Path) -> str:
     """R@K, mAP and mINP on the target test split for the untuned base and the tuned model, as text."""
     provenance = json.loads((tuned / "model.json").read_text()).get("provenance", {})
     metrics = provenance.get("metrics", {})
-    rows = [("model", *METRICS)]
+    rows: list[tuple[str, ...]] = [("model", *METRICS)]
     for name in ("base", "tuned"):
         scores = (metrics.get(name) or {}).get("test") or {}
         rows.append((name, *(f"{scores[m]:.1f}" if m in scores else "-" for m in METRICS)))
