@@ -30,46 +30,58 @@ from bench.service_harness import (
 )
 
 
+def _http_block(client: JsonClient, texts: list[str], out: list[float]) -> None:
+    """Time one block of sequential searches over HTTP (after one untimed call that refreshes keep-alive)."""
+    client.post("/search", {"text": texts[0] + " again", "top_k": 10})
+    for text in texts:
+        t0 = time.perf_counter()
+        status, _ = client.post("/search", {"text": text, "top_k": 10})
+        out.append((time.perf_counter() - t0) * 1000)
+        assert status == 200, status
+
+
 def _latency(
-    bundle: Path, data_dir: Path, port: int, backend: str, texts: list[str], block: int, threads: int | None
+    bundle: Path, data_dir: Path, ports: tuple[int, int], backend: str, texts: list[str], threads: int | None
 ) -> dict[str, Any]:
-    """Interleave blocks of in-process and HTTP searches over the same distinct queries."""
+    """Interleave blocks of in-process, service and plain-handler searches over the same distinct queries."""
     from engine import load_encoder
     from index import Gallery
 
     encoder = load_encoder(bundle, backend, **({"threads": threads} if threads else {}))
-    client = JsonClient(port)
-    inproc, http = [], []
+    service, plain = JsonClient(ports[0]), JsonClient(ports[1])
+    inproc: list[float] = []
+    http: list[float] = []
+    bare: list[float] = []
     with Gallery.open(data_dir, encoder.model_id, encoder.embed_dim, use_gpu=False) as gallery:
-        for text in texts[:20]:  # warm both
+        for text in texts[:20]:  # warm all three
             gallery.search(encoder.encode_texts([text + " warm"])[0], 10)
-            client.post("/search", {"text": text + " warm", "top_k": 10})
-        for start in range(0, len(texts), block):
-            for text in texts[start : start + block]:
+            service.post("/search", {"text": text + " warm", "top_k": 10})
+            plain.post("/search", {"text": text + " warm", "top_k": 10})
+        for start in range(0, len(texts), 25):
+            block = texts[start : start + 25]
+            for text in block:
                 t0 = time.perf_counter()
                 gallery.search(encoder.encode_texts([text])[0], 10)
                 inproc.append((time.perf_counter() - t0) * 1000)
-            client.post("/search", {"text": texts[start] + " again", "top_k": 10})  # keep-alive is fresh
-            for text in texts[start : start + block]:
-                t0 = time.perf_counter()
-                status, _ = client.post("/search", {"text": text, "top_k": 10})
-                http.append((time.perf_counter() - t0) * 1000)
-                assert status == 200, status
+            _http_block(service, block, http)
+            _http_block(plain, block, bare)
         backend_used = encoder.describe()["backend"]
-    server_side = client.get_json("/latency")["pipelines"]["search"]["total"]
-    a, b = summary_ms(inproc), summary_ms(http)
+    server_side = service.get_json("/latency")["pipelines"]["search"]["total"]
+    a, b, c = summary_ms(inproc), summary_ms(http), summary_ms(bare)
     return {
         "backend": backend_used,
         "in_process": a,
         "http_service": b,
+        "http_plain_handler": c,
         "server_side_total_p50_ms": server_side["p50_ms"],  # inside the handler, before HTTP
         "overhead_p50": round(b["p50_ms"] / a["p50_ms"] - 1, 3),
         "overhead_p99": round(b["p99_ms"] / a["p99_ms"] - 1, 3),
+        "plain_overhead_p50": round(c["p50_ms"] / a["p50_ms"] - 1, 3),
     }
 
 
-def _throughput(port: int, clients: int, texts: list[str], seconds: float) -> float:
-    """Requests per second that `clients` keep-alive clients get through in `seconds`."""
+def _rate(port: int, clients: int, texts: list[str], seconds: float) -> tuple[int, float]:
+    """(requests completed, seconds taken) by `clients` keep-alive clients in one window."""
     done = [0] * clients
     stop = time.perf_counter() + seconds
 
@@ -88,7 +100,26 @@ def _throughput(port: int, clients: int, texts: list[str], seconds: float) -> fl
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(done) / (time.perf_counter() - start)
+    return sum(done), time.perf_counter() - start
+
+
+def _throughput(ports: tuple[int, int], clients: int, texts: list[str], seconds: float) -> dict[str, float]:
+    """Requests/s of service and plain handler, alternating short windows so load drifts hit both."""
+    totals = {port: [0, 0.0] for port in ports}
+    windows = 4
+    for w in range(windows):
+        for port in ports if w % 2 == 0 else ports[::-1]:
+            region = len(texts) // (windows * len(ports))  # queries never repeat: no cache hits
+            offset = (w * len(ports) + ports.index(port)) * region
+            n, took = _rate(port, clients, texts[offset : offset + region], seconds / windows)
+            totals[port][0] += n
+            totals[port][1] += took
+    service, plain = (totals[p][0] / totals[p][1] for p in ports)
+    return {
+        "service_rps": round(service, 1),
+        "plain_rps": round(plain, 1),
+        "ratio": round(service / plain, 2),
+    }
 
 
 def run(
@@ -104,7 +135,8 @@ def run(
     """Latency overhead of the service and its throughput against a plain handler, side by side."""
     env = pin_threads(omp_threads)
     pinned = ("--threads", str(omp_threads)) if omp_threads else ()
-    texts = queries(n_queries + 200 * len(concurrency) * 2 + 10_000)
+    per_level = 24_000
+    texts = queries(n_queries + per_level * len(concurrency))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bundle = demo_bundle(root / "bundle", arch)
@@ -124,17 +156,12 @@ def run(
                 [*plain, "--backend", backend, "--port", str(plain_port), *pinned], plain_port, env
             ),
         ):
-            latency = _latency(bundle, local_dir, service_port, backend, texts[:n_queries], 25, omp_threads)
-            rest, rates = texts[n_queries:], {}
-            for c in concurrency:
-                service_rate = _throughput(service_port, c, rest[: len(rest) // 2], seconds)
-                plain_rate = _throughput(plain_port, c, rest[len(rest) // 2 :], seconds)
-                rest = rest[200 * c :]
-                rates[str(c)] = {
-                    "service_rps": round(service_rate, 1),
-                    "plain_rps": round(plain_rate, 1),
-                    "ratio": round(service_rate / plain_rate, 2),
-                }
+            ports = (service_port, plain_port)
+            latency = _latency(bundle, local_dir, ports, backend, texts[:n_queries], omp_threads)
+            rates = {
+                str(c): _throughput(ports, c, texts[n_queries + i * per_level :][:per_level], seconds)
+                for i, c in enumerate(concurrency)
+            }
     return {
         "arch": arch,
         "gallery_size": gallery_size,

@@ -18,7 +18,7 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime the app was created with."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -48,12 +48,12 @@ def check_key(auth: AuthSettings, key: str | None, write: bool) -> None:
     raise ApiError(401, "unknown X-API-Key", field="X-API-Key")
 
 
-def require_read(runtime: RuntimeDep, key: ApiKey = None) -> None:
+async def require_read(runtime: RuntimeDep, key: ApiKey = None) -> None:
     """Allow reading the gallery and searching."""
     check_key(runtime.settings.auth, key, write=False)
 
 
-def require_write(runtime: RuntimeDep, key: ApiKey = None) -> None:
+async def require_write(runtime: RuntimeDep, key: ApiKey = None) -> None:
     """Allow uploading and deleting."""
     check_key(runtime.settings.auth, key, write=True)
 
