@@ -87,12 +87,18 @@ def serial(encoder: Encoder, files: list[Path], batch_size: int, data: Path) -> 
 
 
 def run(
-    arch: str = "PS-Tiny", images: int = 1024, batch_size: int = 32, backend: str = "auto", repeats: int = 3
+    arch: str = "PS-Tiny",
+    images: int = 1024,
+    batch_size: int = 32,
+    backend: str = "auto",
+    repeats: int = 3,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Median images/s of raw, pipelined and serial over interleaved repeats, and the ratios."""
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         root = Path(tmp)
-        encoder = load_encoder(make_bundle(arch, root / "bundle"), backend=backend, max_batch=batch_size)
+        bundle = make_bundle(arch, root / "bundle")
+        encoder = load_encoder(bundle, backend=backend, max_batch=batch_size, threads=threads)
         files = make_folder(root / "crops", images)
         raw(encoder, files[: 2 * batch_size], batch_size)  # warm-up
         runs: dict[str, list[float]] = {"raw": [], "pipelined": [], "serial": []}
@@ -112,6 +118,7 @@ def run(
             "images": images,
             "batch_size": batch_size,
             "cpus": os.cpu_count(),
+            "encoder_threads": threads or os.cpu_count(),
             "images_per_s": {k: round(v, 1) for k, v in best.items()},
             "runs": {k: [round(v, 1) for v in vs] for k, vs in runs.items()},
             "pipelined_over_raw": round(best["pipelined"] / best["raw"], 3),
@@ -128,5 +135,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="encoder CPU threads (default: all cores)")
     args = parser.parse_args()
-    print(json.dumps(run(args.arch, args.images, args.batch_size, args.backend, args.repeats), indent=2))
+    result = run(args.arch, args.images, args.batch_size, args.backend, args.repeats, args.threads)
+    print(json.dumps(result, indent=2))

@@ -44,19 +44,24 @@ def synthetic(n: int, n_queries: int, dim: int, seed: int) -> tuple[np.ndarray, 
     return around(n, 0.6), around(n_queries, 1.0)
 
 
-def configs(n: int) -> list[tuple[str, list[dict[str, int]]]]:
-    """Factory strings with the search parameters tried for each, sized for n vectors."""
-    nlist = 1 << max(6, int(np.log2(np.sqrt(n))))  # ~sqrt(n) lists: 64, 256, 1024
-    return [
+def configs(n: int, only: tuple[str, ...] | None = None) -> list[tuple[str, list[dict[str, int]]]]:
+    """Factory strings with the search parameters tried for each (plus the default's), sized for n."""
+    nlist = 1 << max(6, int(np.log2(np.sqrt(n))))  # ~sqrt(n) lists: 64, 256, 512
+    grid = [
         ("Flat", [{}]),
         ("SQfp16", [{}]),
         ("SQ8", [{}]),
-        ("HNSW32", [{"efSearch": e} for e in (32, 64, 128)]),
+        ("HNSW32", [{"efSearch": e} for e in (32, 64, 128, 256)]),
         ("HNSW32,SQ8", [{"efSearch": e} for e in (64, 128)]),
         (f"IVF{nlist},Flat", [{"nprobe": p} for p in (8, 16, 32)]),
         (f"IVF{nlist},SQ8", [{"nprobe": p} for p in (16, 32)]),
         (f"IVF{nlist},PQ64", [{"nprobe": 32}]),
     ]
+    default, params = recommended(n)
+    for factory, param_sets in grid:
+        if factory == default and params not in param_sets:
+            param_sets.append(params)
+    return [(f, p) for f, p in grid if only is None or f == "Flat" or f in only]  # Flat: the reference
 
 
 def index_bytes(index: faiss.Index) -> int:
@@ -145,9 +150,7 @@ def one_size(
         }
     ]
     default, default_params = recommended(n)
-    for factory, param_sets in configs(n):
-        if only is not None and factory not in only:
-            continue
+    for factory, param_sets in configs(n, only):
         store, seconds = build(factory, data, ids)
         size = index_bytes(store._index) / n
         for params in param_sets:
@@ -227,10 +230,11 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="*", help="explicit gallery sizes")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1, help="threads per search (the service runs many)")
+    parser.add_argument("--only", nargs="*", help="only these factory strings (and Flat)")
     parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args()
     sizes = tuple(args.sizes) if args.sizes else FULL if args.full else QUICK
-    out = run(sizes, queries=args.queries, threads=args.threads)
+    out = run(sizes, queries=args.queries, threads=args.threads, only=tuple(args.only) if args.only else None)
     print(f"\ndefaults reach recall@10 >= 0.95: {out['defaults_reach_0.95']}")
     print(f"load average at the end: {out['load_average']}")
     if args.json:
