@@ -48,6 +48,9 @@ class LoraSettings(BaseModel):
     embedding_rank: int | None = Field(
         default=None, ge=1, description="rank of the embedding LoRA; default rank"
     )
+    embedding_lr_ratio: float = Field(
+        default=1.0, gt=0, description="learning rate of the embedding adaptation relative to lr"
+    )
     train_logit_scale: bool = False
     init_weights: bool = Field(
         default=True, description="False draws non-zero LoRA weights (tests of the merge)"
