@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -55,7 +55,8 @@ class BatchResult:
 
 # A batch function maps payloads to rows [N, D] and the milliseconds each of its stages took.
 BatchFn = Callable[[list[T]], tuple[np.ndarray, dict[str, float]]]
-# A follow-up runs on the worker with an item's row right after its batch (saves two thread hand-offs).
+# A follow-up runs with an item's row right after its batch: on the worker for a lone item (two fewer
+# thread hand-offs), on a small pool for the items of a larger batch (so slow searches run side by side).
 FollowUp = Callable[[np.ndarray], Any]
 
 
@@ -79,6 +80,7 @@ class MicroBatcher(Generic[T]):
         queue_size: int,
         on_batch: Callable[[str, int], None] | None = None,
         workers: int = 1,
+        follow_threads: int = 4,
     ) -> None:
         self.name, self.fn, self.on_batch = name, fn, on_batch
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
@@ -89,6 +91,8 @@ class MicroBatcher(Generic[T]):
         self._last_size = 1
         self._batch_ids = itertools.count(1)
         self._batch_seconds = 0.01  # running average, for Retry-After
+        # A lone item's follow-up runs on the worker (no hand-off); a batch's run side by side here.
+        self._follow = ThreadPoolExecutor(follow_threads, thread_name_prefix=f"batcher-{name}-then")
         self._threads = [
             threading.Thread(target=self._run, name=f"batcher-{name}-{i}", daemon=True)
             for i in range(workers)
@@ -130,6 +134,7 @@ class MicroBatcher(Generic[T]):
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout)
+        self._follow.shutdown(wait=True)
 
     def _take_batch(self) -> list[_Item[T]]:
         """Block for the oldest item, then gather more until full or its deadline passes."""
@@ -179,7 +184,10 @@ class MicroBatcher(Generic[T]):
             self.on_batch(self.name, len(batch))
         info = BatchInfo(next(self._batch_ids), len(batch), stages)
         for i, item in enumerate(batch):
-            _deliver(item, rows[i], info)
+            if len(batch) == 1 or item.then is None:
+                _deliver(item, rows[i], info)
+            else:
+                self._follow.submit(_deliver, item, rows[i], info)
 
 
 def _deliver(item: _Item[Any], row: np.ndarray, info: BatchInfo) -> None:

@@ -148,3 +148,13 @@ def test_follow_ups_run_after_the_batch_and_fail_alone() -> None:
             bad[0].result(5)
     finally:
         batcher.stop()
+
+
+def test_follow_ups_of_one_batch_run_side_by_side() -> None:
+    together = threading.Barrier(2, timeout=5)
+    batcher = MicroBatcher("t", _echo([]), max_batch=4, max_wait_ms=0, queue_size=8)
+    try:
+        futures = batcher.submit([1, 2], then=lambda row: together.wait())  # deadlocks if run one by one
+        assert sorted(f.result(5).value for f in futures) == [0, 1]
+    finally:
+        batcher.stop()
