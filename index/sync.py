@@ -9,6 +9,7 @@ import numpy as np
 
 from index.faiss_store import FaissStore
 from index.records import Records
+from index.vector_store import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def build_store(
     return store
 
 
-def reconcile(store: FaissStore, records: Records, dim: int) -> tuple[int, int]:
+def reconcile(store: VectorStore, records: Records, dim: int) -> tuple[int, int]:
     """Make `store` hold exactly the SQLite rows: replay missing, drop deleted -> (added, dropped)."""
     rows, held = records.ids(), store.ids()
     extra = np.setdiff1d(held, rows, assume_unique=True)

@@ -19,6 +19,9 @@ class VectorStore(Protocol):
     pending_training: bool  # exact search for now: too few vectors yet to train the configured structure
     train_size: int  # vectors needed before it can be trained (0: never needs training)
 
+    def train(self, vectors: np.ndarray) -> None:
+        """Fit the structure on float32 [N, D] samples while empty (a no-op for ones that need none)."""
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert int64 ids [N] with float32 vectors [N, D]; ids are new (the gallery never reuses one)."""
 
