@@ -8,7 +8,7 @@ from pathlib import Path
 class ModelMismatchError(RuntimeError):
     """The gallery was built with another model; mixing embeddings of two models would make search useless."""
 
-    def __init__(self, data_dir: Path, stored_model_id: str, model_id: str) -> None:
+    def __init__(self, data_dir: Path | str, stored_model_id: str, model_id: str) -> None:
         self.data_dir, self.stored_model_id, self.model_id = data_dir, stored_model_id, model_id
         super().__init__(
             f"the gallery at {data_dir} holds embeddings of model {stored_model_id}, but the encoder is "

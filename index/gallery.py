@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,13 @@ import numpy as np
 from index.errors import ModelMismatchError
 from index.images import ImageStore, image_relpath, sniff_extension
 from index.keeper import IndexKeeper
+from index.outbox import Outbox
 from index.records import DB_FILE, Records
 from index.rows import is_empty, meta_values
 from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
+from index.vector_store import VectorStore
+
+StoreOpener = Callable[[str, int], VectorStore]  # (model_id, dim) -> a store that persists on its own
 
 
 def stored_model(data_dir: Path) -> tuple[str, int] | None:
@@ -75,7 +79,10 @@ class Gallery:
         self.exact_filtered_max = 4096  # filters matching at most this many rows search them exactly
         self._count = records.count()
         self._closed = False
-        self.index = IndexKeeper(data_dir, records, model_id, dim, self.factory, options["use_gpu"])
+        self.listeners: builtins.list[Callable[[], None]] = []  # called after each committed change
+        opener: StoreOpener | None = options["vector_store"]
+        external = (lambda: opener(model_id, dim)) if opener is not None else None
+        self.index = IndexKeeper(data_dir, records, model_id, dim, self.factory, options["use_gpu"], external)
 
     @classmethod
     def open(
@@ -88,8 +95,14 @@ class Gallery:
         use_gpu: bool = True,
         search_params: dict[str, int] | None = None,
         background_rebuild: bool = True,
+        vector_store: StoreOpener | None = None,
+        site_id: str | None = None,
     ) -> Gallery:
-        """Create or open the gallery in data_dir; ModelMismatchError when it was built with another model."""
+        """Create or open the gallery in data_dir; ModelMismatchError when it was built with another model.
+
+        `vector_store` serves search from another store (Milvus) instead of FAISS; `site_id` makes every
+        change from now on also queue an outbox row for the fleet (see index/outbox.py).
+        """
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         records = Records(data_dir / DB_FILE)
@@ -99,9 +112,12 @@ class Gallery:
             "use_gpu": use_gpu,
             "search_params": search_params,
             "background_rebuild": background_rebuild,
+            "vector_store": vector_store,
         }
         try:
             _claim(records, data_dir, model_id, dim)
+            if site_id is not None:
+                Outbox(records).enable(site_id)
             return cls(data_dir, records, model_id, dim, options)
         except BaseException:
             records.close()
@@ -164,8 +180,14 @@ class Gallery:
             AddResult(by_sha[sha], sha, duplicate=first.get(sha) != i, near_duplicate_of=near_of.get(i))
             for i, sha in enumerate(shas)
         ]
+        self._changed()
         self.index.maybe_rebuild(self._count, self.background_rebuild)
         return results
+
+    def _changed(self) -> None:
+        """Tell listeners (the fleet replicator) that committed changes wait."""
+        for listener in self.listeners:
+            listener()
 
     def _near_duplicates(self, vectors: np.ndarray) -> list[tuple[str, int] | None]:
         """Near-duplicate references for new vectors, when a threshold is set."""
@@ -185,6 +207,7 @@ class Gallery:
             self.images.remove(path)
             self._count -= 1
             self.index.version += 1
+        self._changed()
         self.index.maybe_rebuild(self._count, self.background_rebuild)
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from index.fsio import remove_temporaries
 from index.records import Records
 from index.snapshot import read_footer
 from index.sync import Cancelled, build_store, reconcile
+from index.vector_store import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +24,20 @@ SNAPSHOT_FILE = Path("faiss") / "index.snapshot"
 
 
 class IndexKeeper:
-    """The current store behind a readers-writer lock: searches share it, mutations and swaps own it."""
+    """The current store behind a readers-writer lock: searches share it, mutations and swaps own it.
+
+    `external` opens a store that persists on its own (Milvus) instead of the FAISS one kept in data_dir.
+    """
 
     def __init__(
-        self, data_dir: Path, records: Records, model_id: str, dim: int, factory: str, use_gpu: bool
+        self,
+        data_dir: Path,
+        records: Records,
+        model_id: str,
+        dim: int,
+        factory: str,
+        use_gpu: bool,
+        external: Callable[[], VectorStore] | None = None,
     ) -> None:
         self.path = data_dir / SNAPSHOT_FILE
         self.records, self.model_id, self.dim, self.factory, self.use_gpu = (
@@ -41,13 +53,23 @@ class IndexKeeper:
         self._thread: threading.Thread | None = None
         self._mutex = threading.Lock()
         self.opened_from: dict[str, Any] = {}
-        self.store = self._open()
+        self.external = external
+        self.store: VectorStore = self._open()
 
-    def _build(self, cancel: threading.Event | None = None) -> FaissStore:
+    def _build(self, cancel: threading.Event | None = None) -> VectorStore:
+        if self.external is not None:
+            store = self.external()
+            reconcile(store, self.records, self.dim)
+            return store
         return build_store(self.records, self.dim, self.factory, self.use_gpu, cancel)
 
-    def _open(self) -> FaissStore:
+    def _open(self) -> VectorStore:
         """Load the snapshot (or rebuild when it is unusable), then replay and drop what SQLite says."""
+        if self.external is not None:
+            store = self.external()
+            added, dropped = reconcile(store, self.records, self.dim)
+            self.opened_from = {"source": "external", "replayed": added, "dropped": dropped}
+            return store
         remove_temporaries(self.path.parent)
         try:
             expect = {"model_id": self.model_id}

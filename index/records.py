@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ModelMismatchError
+from index.outbox import enqueue
 from index.rows import ITEM_COLUMNS, SCHEMA, filter_sql, item_from_row, meta_values, vectors_from_blobs
 from index.types import GalleryItem, ItemMeta, SearchFilters
 
@@ -95,6 +96,7 @@ class Records:
                     (*value, model_id, vector.astype("<f4").tobytes(), created),
                 )
                 ids.append(int(cursor.lastrowid or 0))
+            enqueue(conn, ids, "upsert")
         return ids
 
     def delete(self, item_id: int) -> str | None:
@@ -102,6 +104,8 @@ class Records:
         with self.write() as conn:
             row = conn.execute("SELECT image_path FROM items WHERE id = ?", (item_id,)).fetchone()
             conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
+            if row:
+                enqueue(conn, [item_id], "delete")
         return row[0] if row else None
 
     # -- reads ------------------------------------------------------------------------------------

@@ -27,6 +27,12 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_camera ON items(camera);
 CREATE INDEX IF NOT EXISTS items_captured ON items(captured_ts);
+CREATE TABLE IF NOT EXISTS outbox (     -- changes waiting to reach the fleet's central collection
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('upsert', 'delete', 'sweep')),
+    queued_ts REAL NOT NULL                -- Unix seconds
+);
 CREATE TABLE IF NOT EXISTS reindex_staging (
     id INTEGER PRIMARY KEY, model_id TEXT NOT NULL, embedding BLOB NOT NULL
 );

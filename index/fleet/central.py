@@ -1,0 +1,136 @@
+"""The central collection: every site's items under `site:local_id`, named for the model that made them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, MilvusClient
+
+from index.fleet.filters import fleet_expr
+from index.milvus_conn import collection_name, count, ensure_collection
+from index.rows import timestamp
+from index.types import GalleryItem, SearchFilters
+
+FIELDS = (
+    "site",
+    "local_id",
+    "sha256",
+    "camera",
+    "captured_at",
+    "captured_ts",
+    "external_id",
+    "metadata",
+    "image_url",
+    "created_at",
+)
+MAX_SITE, MAX_TEXT = 64, 1024
+
+
+def global_id(site: str, local_id: int) -> str:
+    """The fleet-wide primary key of a site's item."""
+    return f"{site}:{local_id}"
+
+
+@dataclass(frozen=True)
+class FleetHit:
+    """One result from the central collection."""
+
+    global_id: str
+    score: float
+    fields: dict[str, Any]
+
+
+def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str) -> dict[str, Any]:
+    """The central collection's row for one of a site's items."""
+    captured = item.meta.captured_at
+    return {
+        "gid": global_id(site, item.id),
+        "site": site,
+        "local_id": item.id,
+        "embedding": np.asarray(vector, np.float32).tolist(),
+        "sha256": item.sha256,
+        "camera": item.meta.camera,
+        "captured_at": captured.isoformat() if captured else None,
+        "captured_ts": timestamp(captured) if captured else None,
+        "external_id": item.meta.external_id,
+        "metadata": dict(item.meta.extra),
+        "image_url": image_url,
+        "created_at": item.created_at.isoformat(),
+    }
+
+
+class CentralCollection:
+    """One model's fleet collection in Milvus: upsert, delete, filtered search."""
+
+    def __init__(self, client: MilvusClient, model_id: str, dim: int, prefix: str = "fleet") -> None:
+        self.client, self.model_id, self.dim = client, model_id, dim
+        self.name = collection_name(prefix, model_id)
+
+    def ensure(self) -> CentralCollection:
+        """Create the collection when missing, or check its model and dimension; returns self."""
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("gid", DataType.VARCHAR, is_primary=True, max_length=MAX_SITE + 24)
+        schema.add_field("site", DataType.VARCHAR, max_length=MAX_SITE)
+        schema.add_field("local_id", DataType.INT64)
+        schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim)
+        schema.add_field("sha256", DataType.VARCHAR, max_length=64)
+        for name in ("camera", "captured_at", "external_id"):
+            schema.add_field(name, DataType.VARCHAR, max_length=MAX_TEXT, nullable=True)
+        schema.add_field("captured_ts", DataType.DOUBLE, nullable=True)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("image_url", DataType.VARCHAR, max_length=4 * MAX_TEXT)
+        schema.add_field("created_at", DataType.VARCHAR, max_length=64)
+        index = self.client.prepare_index_params()
+        index.add_index(field_name="embedding", index_type="FLAT", metric_type="IP")
+        index.add_index(field_name="site", index_type="INVERTED")
+        ensure_collection(self.client, self.name, schema, index, self.model_id, self.dim)
+        return self
+
+    def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace rows by global id (replays leave one copy)."""
+        if rows:
+            self.client.upsert(self.name, list(rows))
+
+    def delete(self, global_ids: Iterable[str]) -> None:
+        """Remove rows by global id (absent ones are ignored)."""
+        ids = list(global_ids)
+        if ids:
+            self.client.delete(self.name, ids=ids)
+
+    def site_ids(self, site: str) -> np.ndarray:
+        """The local ids a site has in the collection, int64 [N]."""
+        expr = fleet_expr(None, [site])
+        iterator = self.client.query_iterator(
+            self.name, batch_size=8192, filter=expr, output_fields=["local_id"]
+        )
+        out: list[int] = []
+        while batch := iterator.next():
+            out += [int(row["local_id"]) for row in batch]
+        iterator.close()
+        return np.array(out, np.int64)
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        filters: SearchFilters | None = None,
+        sites: Sequence[str] | None = None,
+        params: dict[str, int] | None = None,
+    ) -> list[FleetHit]:
+        """Top-k rows by inner product with a float32 [D] unit query, filters applied inside the search."""
+        answer = self.client.search(
+            self.name,
+            data=[np.asarray(query, np.float32).reshape(-1).tolist()],
+            limit=k,
+            filter=fleet_expr(filters, sites),
+            output_fields=list(FIELDS),
+            search_params={"metric_type": "IP", "params": dict(params or {})},
+        )
+        hits = [FleetHit(str(h["id"]), float(h["distance"]), dict(h["entity"])) for h in answer[0]]
+        return sorted(hits, key=lambda h: (-h.score, h.global_id))
+
+    def __len__(self) -> int:
+        return count(self.client, self.name)

@@ -1,0 +1,70 @@
+"""Milvus connections and collections: one code path for Milvus Lite (a file or a loopback server) and Milvus.
+
+A collection records the model_id and dimension it was made for in its properties, so a store or a hub
+never mixes embeddings of two models even when two model ids map to the same collection name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pymilvus import CollectionSchema, MilvusClient
+
+from index.errors import ModelMismatchError
+
+MODEL_KEY, DIM_KEY = "person_search.model_id", "person_search.dim"
+TIMEOUT_S = 10.0  # per call: a lost uplink fails fast and the caller backs off
+
+
+def connect(uri: str, token: str | None = None, timeout: float = TIMEOUT_S) -> MilvusClient:
+    """A client for a Milvus URI: http(s)://host:19530, or a Milvus Lite file path (*.db)."""
+    return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+
+
+def collection_name(prefix: str, model_id: str) -> str:
+    """A valid Milvus collection name for a model: letters, digits and underscores, at most 255 chars."""
+    slug = re.sub(r"[^0-9A-Za-z_]", "_", model_id)
+    return f"{prefix}_{slug}"[:255]
+
+
+def ensure_collection(
+    client: MilvusClient,
+    name: str,
+    schema: CollectionSchema,
+    index_params: Any,
+    model_id: str,
+    dim: int,
+) -> None:
+    """Create the collection if missing; else check it was made for this model and dimension."""
+    if not client.has_collection(name):
+        client.create_collection(
+            name,
+            schema=schema,
+            index_params=index_params,
+            consistency_level="Strong",  # a search sees every committed write: deletes vanish at once
+            properties={MODEL_KEY: model_id, DIM_KEY: str(dim)},
+        )
+        return
+    props = client.describe_collection(name).get("properties", {})
+    stored = props.get(MODEL_KEY)
+    if stored != model_id:
+        raise ModelMismatchError(f"milvus:{name}", str(stored), model_id)
+    if int(props.get(DIM_KEY, dim)) != dim:
+        raise ValueError(f"Milvus collection {name} stores {props.get(DIM_KEY)}-d vectors, not {dim}-d")
+    client.load_collection(name)
+
+
+def count(client: MilvusClient, name: str) -> int:
+    """Rows in a collection (a strong-consistency count, so just-written rows are counted)."""
+    rows = client.query(name, filter="", output_fields=["count(*)"])
+    return int(rows[0]["count(*)"])
+
+
+def literal(value: str | float | bool) -> str:
+    """A Milvus expression literal: strings quoted and escaped, booleans as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
