@@ -129,7 +129,7 @@ class CentralCollection:
             output_fields=list(FIELDS),
             search_params={"metric_type": "IP", "params": dict(params or {})},
         )
-        hits = [FleetHit(str(h["id"]), float(h["distance"]), dict(h["entity"])) for h in answer[0]]
+        hits = [FleetHit(str(h["gid"]), float(h["distance"]), dict(h["entity"])) for h in answer[0]]
         return sorted(hits, key=lambda h: (-h.score, h.global_id))
 
     def __len__(self) -> int:
