@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,34 @@ class IndexSettings(BaseModel):
     factory: str = Field(default="Flat", description="FAISS index factory string")
     near_duplicate_cosine: float | None = Field(default=None, ge=-1.0, le=1.0)
     use_gpu: bool = True
+    backend: Literal["faiss", "milvus"] = Field(
+        default="faiss", description="what serves search: FAISS in memory, or a Milvus collection"
+    )
+    milvus_uri: str | None = Field(
+        default=None,
+        description="backend=milvus: http://host:19530, or a Milvus Lite file; None: data_dir/milvus.db",
+    )
+    milvus_token: SecretStr | None = Field(default=None, description="user:password or an API key")
+    milvus_collection: str | None = Field(default=None, description="None: gallery_<model_id>")
+
+
+class FleetSettings(BaseModel):
+    """Replication of this edge's gallery into the fleet's Milvus, and where a hub finds that Milvus."""
+
+    site_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="this site's id in the fleet; None: no replication",
+    )
+    uri: str | None = Field(default=None, description="the fleet's Milvus: http://host:19530 or a Lite file")
+    token: SecretStr | None = Field(default=None, description="Milvus user:password or API key")
+    public_url: str | None = Field(
+        default=None, description="this site's base URL as fleet users reach it; image links start with it"
+    )
+    batch_size: int = Field(default=256, ge=1, le=10_000, description="outbox rows per Milvus call")
+    poll_s: float = Field(default=1.0, gt=0, le=60, description="outbox check interval when idle")
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait between retries")
+    hub_timeout_s: float = Field(default=10.0, gt=0, le=300, description="per Milvus call")
 
 
 class TowerBatching(BaseModel):
@@ -94,6 +122,9 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "info"
+    role: Literal["edge", "hub"] = Field(
+        default="edge", description="edge: gallery and search on this box; hub: search over the fleet"
+    )
 
     _split = field_validator("cors_origins", mode="before")(_split_list)
 
@@ -114,3 +145,4 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()
+    fleet: FleetSettings = FleetSettings()
