@@ -8,12 +8,16 @@ from pathlib import Path
 class ModelMismatchError(RuntimeError):
     """The gallery was built with another model; mixing embeddings of two models would make search useless."""
 
-    def __init__(self, data_dir: Path | str, stored_model_id: str, model_id: str) -> None:
+    def __init__(
+        self, data_dir: Path | str, stored_model_id: str, model_id: str, fix: str | None = None
+    ) -> None:
         self.data_dir, self.stored_model_id, self.model_id = data_dir, stored_model_id, model_id
+        fix = fix or (
+            f"re-encode the stored images with `person-search reindex --model BUNDLE --data {data_dir}`"
+        )
         super().__init__(
             f"the gallery at {data_dir} holds embeddings of model {stored_model_id}, but the encoder is "
-            f"model {model_id}; re-encode the stored images with `person-search reindex --model BUNDLE "
-            f"--data {data_dir}`, or point the service at the bundle of model {stored_model_id}"
+            f"model {model_id}; {fix}, or point the service at the bundle of model {stored_model_id}"
         )
 
 

@@ -49,7 +49,8 @@ def ensure_collection(
     props = client.describe_collection(name).get("properties", {})
     stored = props.get(MODEL_KEY)
     if stored != model_id:
-        raise ModelMismatchError(f"milvus:{name}", str(stored), model_id)
+        fix = "use another collection name, or drop this one so it is refilled from SQLite"
+        raise ModelMismatchError(f"Milvus collection {name}", str(stored), model_id, fix)
     if int(props.get(DIM_KEY, dim)) != dim:
         raise ValueError(f"Milvus collection {name} stores {props.get(DIM_KEY)}-d vectors, not {dim}-d")
     client.load_collection(name)

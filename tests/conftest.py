@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image
 from engine.bundle import save_bundle
 from engine.model import build_model, new_spec
 from engine.spec import ModelSpec
+from index.fleet.lite_server import LiteServer
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +52,10 @@ def person_images() -> list[Image.Image]:
     images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in sizes]
     images.append(images[0].convert("L"))
     return images
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
+    """A real Milvus Lite gRPC server on a loopback port, shared by the tests of one run."""
+    with LiteServer(tmp_path_factory.mktemp("milvus") / "data") as server:
+        yield server
