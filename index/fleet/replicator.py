@@ -13,13 +13,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from index.fleet.central import CentralCollection, central_row, global_id
+from index.milvus_conn import connect
 from index.outbox import Change, Outbox
 from index.records import Records
+
+if TYPE_CHECKING:
+    from index.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +131,23 @@ class Replicator:
             "last_error": self.last_error,
             "last_success_age_s": round(time.time() - self.last_success, 3) if self.last_success else None,
         }
+
+
+def replicate(
+    gallery: Gallery,
+    uri: str,
+    site: str,
+    public_url: str,
+    token: str | None = None,
+    **options: Any,
+) -> Replicator:
+    """Start replicating an open gallery (opened with this site_id) into the fleet at `uri`."""
+    model_id, dim = gallery.model_id, gallery.dim
+
+    def central() -> CentralCollection:
+        return CentralCollection(connect(uri, token), model_id, dim).ensure()
+
+    replicator = Replicator(gallery.records, dim, ReplicaTarget(site, public_url, central), **options)
+    gallery.listeners.append(replicator.wake)
+    replicator.start()
+    return replicator
