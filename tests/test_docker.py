@@ -22,6 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
 COMPOSE_CPU = DOCKER / "compose.yaml"
 COMPOSE_JETSON = DOCKER / "compose.jetson.yaml"
+COMPOSE_HUB = DOCKER / "compose.hub.yaml"
+FLEET_ENV = {
+    "PERSON_SEARCH_FLEET__SITE_ID": "SITE_ID",
+    "PERSON_SEARCH_FLEET__URI": "FLEET_URI",
+    "PERSON_SEARCH_FLEET__TOKEN": "FLEET_TOKEN",
+    "PERSON_SEARCH_FLEET__PUBLIC_URL": "PUBLIC_URL",
+    "PERSON_SEARCH_INDEX__MILVUS_URI": "MILVUS_URI",
+    "PERSON_SEARCH_INDEX__MILVUS_TOKEN": "MILVUS_TOKEN",
+}
 SERVING_ONLY_OUT = {"torch", "torchvision", "open-clip-torch", "peft", "matplotlib", "onnxscript"}
 
 
@@ -67,7 +76,22 @@ def _compose(path: Path) -> dict[str, Any]:
 
 def _default(value: str) -> str:
     """Resolve compose interpolation `${VAR:-default}` to its default."""
-    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(value))
+    return _interpolate(value, {})
+
+
+def _interpolate(value: str, given: dict[str, str]) -> str:
+    """Resolve `${VAR:-default}` as compose does: the given value when set and not empty, else the default."""
+    return re.sub(r"\$\{([A-Z0-9_]+):-([^}]*)\}", lambda m: given.get(m[1]) or m[2], str(value))
+
+
+def _settings_from(
+    environment: dict[str, Any], given: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings as the container sees them: every PERSON_SEARCH_* entry set, empty ones included."""
+    for name, value in environment.items():
+        if name.startswith("PERSON_SEARCH_"):
+            monkeypatch.setenv(name, _interpolate(value, given))
+    return Settings()
 
 
 def _settings_field_exists(env_name: str) -> bool:
@@ -167,12 +191,123 @@ def test_compose_environment_is_real_settings(path: Path, monkeypatch: pytest.Mo
     names = [n for n in environment if n.startswith("PERSON_SEARCH_")]
     unknown = [n for n in names if not _settings_field_exists(n)]
     assert not unknown, f"not settings in service/settings.py: {unknown}"
-    for name in names:
-        monkeypatch.setenv(name, _default(environment[name]))
-    settings = Settings()
+    settings = _settings_from(environment, {}, monkeypatch)
     assert str(settings.model.bundle) == "/models/bundle"
     assert str(settings.index.data_dir) == "/data"
     assert (settings.server.host, settings.server.port) == ("0.0.0.0", 8000)
+
+
+@pytest.mark.parametrize("path", [COMPOSE_CPU, COMPOSE_JETSON], ids=["cpu", "jetson"])
+def test_edge_compose_fleet_settings_are_off_unless_given(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment = _compose(path)["services"]["person-search"]["environment"]
+    for name, variable in FLEET_ENV.items():
+        assert environment[name] == f"${{{variable}:-}}", f"{name} should default to empty via {variable}"
+    assert _default(environment["PERSON_SEARCH_INDEX__BACKEND"]) == "faiss"
+    settings = _settings_from(environment, {}, monkeypatch)  # compose sets them to "" when not given
+    assert (settings.fleet.site_id, settings.fleet.uri, settings.fleet.public_url) == (None, None, None)
+    assert settings.fleet.token is None and settings.index.milvus_uri is None
+    assert settings.index.backend == "faiss"
+
+
+@pytest.mark.parametrize("path", [COMPOSE_CPU, COMPOSE_JETSON], ids=["cpu", "jetson"])
+def test_edge_compose_passes_fleet_settings_through(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    environment = _compose(path)["services"]["person-search"]["environment"]
+    given = {
+        "SITE_ID": "store-12",
+        "FLEET_URI": "http://hub.example:19530",
+        "FLEET_TOKEN": "edge:secret",
+        "PUBLIC_URL": "http://store-12.example:8000",
+        "INDEX_BACKEND": "milvus",
+        "MILVUS_URI": "http://milvus.store-12.example:19530",
+    }
+    settings = _settings_from(environment, given, monkeypatch)
+    assert settings.fleet.site_id == "store-12"
+    assert settings.fleet.uri == "http://hub.example:19530"
+    assert settings.fleet.token is not None and settings.fleet.token.get_secret_value() == "edge:secret"
+    assert settings.fleet.public_url == "http://store-12.example:8000"
+    assert (settings.index.backend, settings.index.milvus_uri) == ("milvus", given["MILVUS_URI"])
+
+
+# ---- the hub: Milvus standalone (etcd, MinIO) and the hub service ----
+
+
+def _hub_services() -> dict[str, Any]:
+    return _compose(COMPOSE_HUB)["services"]
+
+
+def test_hub_compose_runs_milvus_with_etcd_and_minio_and_the_hub() -> None:
+    compose = _compose(COMPOSE_HUB)
+    services = compose["services"]
+    assert set(services) == {"etcd", "minio", "milvus", "hub"}
+    assert services["milvus"]["command"] == ["milvus", "run", "standalone"]
+    milvus_env = services["milvus"]["environment"]
+    assert milvus_env["ETCD_ENDPOINTS"] == "etcd:2379" and milvus_env["MINIO_ADDRESS"] == "minio:9000"
+    for name in ("etcd", "minio", "milvus"):
+        mounts = _mounts(services[name])
+        assert set(mounts.values()) == {name} and name in compose["volumes"], f"{name} keeps its data"
+
+
+def test_hub_compose_images_are_pinned() -> None:
+    images = {name: _default(service["image"]) for name, service in _hub_services().items()}
+    for name, image in images.items():
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: {image} is not pinned to a version"
+    assert re.fullmatch(r"milvusdb/milvus:v2\.5\.\d+", images["milvus"])
+    assert images["etcd"].startswith("quay.io/coreos/etcd:v3.5.")
+    assert images["minio"].startswith("minio/minio:RELEASE.")
+    assert images["hub"] == "person-search:cpu"
+
+
+def test_hub_compose_starts_in_dependency_order_on_health() -> None:
+    services = _hub_services()
+    for name, service in services.items():
+        health = service["healthcheck"]
+        assert health["test"][0] == "CMD" and {"interval", "timeout", "retries"} <= health.keys(), name
+    assert services["milvus"]["depends_on"] == {
+        "etcd": {"condition": "service_healthy"},
+        "minio": {"condition": "service_healthy"},
+    }
+    assert services["hub"]["depends_on"] == {"milvus": {"condition": "service_healthy"}}
+
+
+def test_hub_compose_publishes_only_milvus_grpc_and_the_hub() -> None:
+    services = _hub_services()
+    assert [_default(p) for p in services["milvus"]["ports"]] == ["19530:19530"]
+    assert [_default(p) for p in services["hub"]["ports"]] == ["8000:8000"]
+    assert "ports" not in services["etcd"] and "ports" not in services["minio"]
+
+
+def test_hub_service_is_a_hub_on_the_fleet_milvus(monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = _hub_services()["hub"]
+    environment = hub["environment"]
+    unknown = [n for n in environment if not _settings_field_exists(n)]
+    assert not unknown, f"not settings in service/settings.py: {unknown}"
+    settings = _settings_from(environment, {}, monkeypatch)
+    assert settings.server.role == "hub"
+    assert settings.fleet.uri == "http://milvus:19530" and settings.fleet.token is None
+    assert str(settings.model.bundle) == "/models/bundle"
+    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 8000)
+    assert settings.auth.read_keys == []
+    assert [_default(v) for v in hub["volumes"]] == ["../bundle:/models/bundle:ro"], "bundle read-only"
+    assert hub["healthcheck"]["test"][:4] == ["CMD", "python", "-m", "deploy"]
+    context = COMPOSE_HUB.parent / hub["build"]["context"]
+    assert context.resolve() == REPO and hub["build"]["dockerfile"] == "docker/Dockerfile"
+
+
+# ---- README: the settings and files it names exist ----
+
+
+def test_readme_names_real_settings_and_compose_files() -> None:
+    readme = (REPO / "README.md").read_text()
+    names = set(re.findall(r"PERSON_SEARCH_[A-Z0-9_]+", readme))
+    assert "PERSON_SEARCH_FLEET__SITE_ID" in names, "the Scaling out section names the edge settings"
+    unknown = sorted(n for n in names if not _settings_field_exists(n))
+    assert not unknown, f"README names settings that service/settings.py lacks: {unknown}"
+    for compose_file in set(re.findall(r"docker/compose[\w.]*\.yaml", readme)):
+        assert (REPO / compose_file).is_file(), f"README names {compose_file}, which does not exist"
+    assert "docker/compose.hub.yaml" in readme
 
 
 # ---- Dockerfiles: settings, L4T release, serving-only requirements ----
