@@ -58,10 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limits = settings.limits
     form_limits = {"max_files": limits.max_files, "max_fields": 16, "max_part_size": limits.max_json_bytes}
     app.include_router(search.router)
-    app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
     app.include_router(ops.router)
-    app.include_router(web.router)
-    app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    if settings.server.role == "edge":  # a hub has no gallery: uploads and images live on the sites
+        app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
+        app.include_router(web.router)
+        app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -45,6 +46,16 @@ class Metrics:
             "person_search_gallery_size", "Items in the gallery", registry=self.registry
         )
         self.ready = Gauge("person_search_ready", "1 once warm-up is done", registry=self.registry)
+        self.outbox_pending = Gauge(
+            "person_search_outbox_pending",
+            "Gallery changes not yet in the fleet's Milvus",
+            registry=self.registry,
+        )
+        self.outbox_oldest = Gauge(
+            "person_search_outbox_oldest_age_seconds",
+            "Age of the oldest change waiting for the fleet (0 when none)",
+            registry=self.registry,
+        )
 
     def observe(self, pipeline: str, stages_ms: dict[str, float]) -> None:
         """Feed one request's stage times (ms) into the histograms."""
@@ -60,6 +71,11 @@ class Metrics:
         self.gallery_size.set_function(gallery_size)
         for tower, depth in queue_depth.items():
             self.queue_depth.labels(tower).set_function(depth)
+
+    def bind_fleet(self, status: Callable[[], dict[str, Any]]) -> None:
+        """Read the replication backlog at scrape time."""
+        self.outbox_pending.set_function(lambda: status()["pending"])
+        self.outbox_oldest.set_function(lambda: status()["oldest_age_s"] or 0.0)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything above."""

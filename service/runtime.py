@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import Encoder, load_encoder
 from service.errors import ApiError
+from service.fleet import HubIndex, open_gallery, start_replication
 from service.latency import LatencyTracker
 from service.metrics import Metrics
 from service.settings import Settings
@@ -22,6 +23,7 @@ from service.towers import Towers
 
 if TYPE_CHECKING:
     from index import Gallery
+    from index.fleet import Replicator
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class Runtime:
         self.encoder: Encoder | None = None
         self.gallery: Gallery | None = None
         self.towers: Towers | None = None
+        self.replicator: Replicator | None = None  # an edge with a site id: its outbox worker
+        self.hub: HubIndex | None = None  # role hub: the central collection instead of a gallery
         self.started = time.monotonic()
         self.startup_s: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -60,14 +64,17 @@ class Runtime:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.towers is not None:
             await asyncio.to_thread(self.towers.stop)
+        if self.replicator is not None:
+            await asyncio.to_thread(self.replicator.stop)
         if self.gallery is not None:
             await asyncio.to_thread(self.gallery.close)
 
     def _load(self) -> None:
         """Load the encoder, open the gallery, warm up; record failures instead of raising."""
-        from index import Gallery, ModelMismatchError
+        from index import ModelMismatchError
 
-        model, index = self.settings.model, self.settings.index
+        model = self.settings.model
+        hub = self.settings.server.role == "hub"
         try:
             if model.bundle is None:
                 raise ValueError("no model bundle configured (--bundle or PERSON_SEARCH_MODEL__BUNDLE)")
@@ -78,15 +85,12 @@ class Runtime:
             )
             log.info("encoder: %s", self.encoder.describe())
             self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)
-            self.towers.warm_up()
-            self.gallery = Gallery.open(
-                index.data_dir,
-                self.encoder.model_id,
-                self.encoder.embed_dim,
-                factory=index.factory,
-                near_duplicate_cosine=index.near_duplicate_cosine,
-                use_gpu=index.use_gpu,
-            )
+            self.towers.warm_up(images=not hub)
+            if hub:
+                self.hub = HubIndex(self.settings.fleet, self.encoder.model_id, self.encoder.embed_dim)
+            else:
+                self.gallery = open_gallery(self.settings, self.encoder.model_id, self.encoder.embed_dim)
+                self.replicator = start_replication(self.settings.fleet, self.gallery)
         except ModelMismatchError as exc:
             self.phase, self.error = Phase.MISMATCH, str(exc)
             log.error("%s", self.error)
@@ -95,20 +99,42 @@ class Runtime:
             self.phase, self.error = Phase.FAILED, f"{type(exc).__name__}: {exc}"
             log.exception("start-up failed")
             return
-        gallery, towers = self.gallery, self.towers
-        self.metrics.bind(
-            lambda: len(gallery), {"text": lambda: towers.text.depth, "image": lambda: towers.image.depth}
-        )
+        self._bind_metrics()
         self.metrics.ready.set(1)
         self.startup_s = time.monotonic() - self.started
         self.phase = Phase.READY
-        log.info("ready in %.1fs: %d items in the gallery", self.startup_s, len(self.gallery))
+        log.info("ready in %.1fs as %s", self.startup_s, self.settings.server.role)
+
+    def _bind_metrics(self) -> None:
+        """Read sizes, queue depths and the fleet backlog at scrape time."""
+        towers, gallery, hub, replicator = self.towers, self.gallery, self.hub, self.replicator
+        assert towers is not None
+        depth = {"text": lambda: towers.text.depth, "image": lambda: towers.image.depth}
+        if gallery is not None:
+            self.metrics.bind(lambda: len(gallery), depth)
+        elif hub is not None:
+            self.metrics.bind(hub.size, depth)
+        if replicator is not None:
+            self.metrics.bind_fleet(replicator.status)
 
     def parts(self) -> tuple[Encoder, Towers, Gallery]:
         """Encoder, towers and gallery once ready; else 409 (model mismatch) or 503 (not ready)."""
+        encoder, towers = self.serving()
+        if self.gallery is None:
+            raise ApiError(404, "this is a fleet hub: it has no gallery; upload and browse on the sites")
+        return encoder, towers, self.gallery
+
+    def hub_parts(self) -> tuple[Encoder, Towers, HubIndex]:
+        """Encoder, towers and the central index of a hub once ready."""
+        encoder, towers = self.serving()
+        assert self.hub is not None
+        return encoder, towers, self.hub
+
+    def serving(self) -> tuple[Encoder, Towers]:
+        """Encoder and towers once ready; else 409 (model mismatch) or 503 (not ready)."""
         if self.phase == Phase.READY:
-            assert self.encoder is not None and self.towers is not None and self.gallery is not None
-            return self.encoder, self.towers, self.gallery
+            assert self.encoder is not None and self.towers is not None
+            return self.encoder, self.towers
         if self.phase == Phase.MISMATCH:
             raise ApiError(409, self.error or "the gallery was built with another model")
         if self.phase == Phase.FAILED:
@@ -123,10 +149,15 @@ class Runtime:
     def health(self) -> dict[str, Any]:
         """What /health reports, ready or not."""
         described = self.encoder.describe() if self.encoder is not None else {}
+        milvus = self.hub.status() if self.hub is not None else None
+        ready = self.phase == Phase.READY and (milvus is None or milvus["reachable"])
         status = {Phase.READY: "ok", Phase.STARTING: "starting"}.get(self.phase, "error")
+        if self.phase == Phase.READY and not ready:
+            status = "error"
         return {
             "status": status,
-            "ready": self.phase == Phase.READY,
+            "ready": ready,
+            "role": self.settings.server.role,
             "warmup_done": self.phase in (Phase.READY, Phase.MISMATCH),
             "model_id": described.get("model_id"),
             "backend": described.get("backend"),
@@ -138,6 +169,9 @@ class Runtime:
             "encoder": described,
             "gallery_size": len(self.gallery) if self.gallery is not None else None,
             "index_factory": self.settings.index.factory,
+            "index_backend": self.settings.index.backend,
+            "fleet": self.replicator.status() if self.replicator is not None else None,
+            "milvus": milvus,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
             "error": self.error,

@@ -34,6 +34,12 @@ class SearchFiltersIn(BaseModel):
     captured_from: datetime | None = Field(default=None, examples=["2024-05-01T00:00:00Z"])
     captured_to: datetime | None = Field(default=None, examples=["2024-05-02T00:00:00Z"])
     metadata: dict[str, MetaValue] = Field(default_factory=dict, max_length=16, examples=[{"zone": "north"}])
+    sites: list[str] | None = Field(
+        default=None,
+        max_length=256,
+        description="fleet hub only: keep only these sites",
+        examples=[["store-12"]],
+    )
 
 
 class SearchRequest(BaseModel):
@@ -75,9 +81,10 @@ class GalleryItemPublic(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ITEM]})
 
-    id: int
+    id: int = Field(description="the item's id on its site")
     sha256: str
-    image_url: str
+    image_url: str = Field(description="relative on a site; absolute, on the item's site, from a fleet hub")
+    site: str | None = Field(default=None, description="the site holding the item (fleet hub results)")
     camera: str | None = None
     captured_at: datetime | None = None
     external_id: str | None = None
@@ -126,7 +133,7 @@ class SearchResults(BaseModel):
     matches: list[SearchMatch]
     cached: bool = Field(description="the query embedding came from the LRU cache")
     model_id: str
-    gallery_size: int
+    gallery_size: int = Field(description="items searched: the gallery, or the fleet's central collection")
     timings_ms: dict[str, float] = Field(description="preprocess (tokenize), encode, queue, search, total")
 
 
@@ -221,6 +228,7 @@ class Health(BaseModel):
 
     status: Literal["ok", "starting", "error"]
     ready: bool
+    role: Literal["edge", "hub"]
     warmup_done: bool
     model_id: str | None
     backend: str | None
@@ -234,6 +242,13 @@ class Health(BaseModel):
     )
     gallery_size: int | None
     index_factory: str
+    index_backend: Literal["faiss", "milvus"]
+    fleet: dict[str, Any] | None = Field(
+        default=None, description="edge with a site id: replication backlog (pending, oldest_age_s, ...)"
+    )
+    milvus: dict[str, Any] | None = Field(
+        default=None, description="hub: the fleet's Milvus (uri, reachable, collection, count, error)"
+    )
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")
     error: str | None = None

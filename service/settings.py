@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.encoder import Backend, Precision
@@ -137,6 +137,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         nested_model_default_partial_update=True,
+        env_ignore_empty=True,  # compose passes unset optional settings as empty strings
     )
 
     model: ModelSettings = ModelSettings()
@@ -146,3 +147,18 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()
     fleet: FleetSettings = FleetSettings()
+
+    @model_validator(mode="after")
+    def _fleet_complete(self) -> Settings:
+        """A replicating edge needs the fleet's URI and its own public URL; a hub needs the URI."""
+        fleet, hub = self.fleet, self.server.role == "hub"
+        if (hub or fleet.site_id) and not fleet.uri:
+            raise ValueError(
+                "fleet.uri: set PERSON_SEARCH_FLEET__URI to the fleet's Milvus (http://host:19530)"
+            )
+        if fleet.site_id and not hub and not fleet.public_url:
+            raise ValueError(
+                "fleet.public_url: set PERSON_SEARCH_FLEET__PUBLIC_URL to this site's base URL, "
+                "so hub results can link to its images"
+            )
+        return self

@@ -124,13 +124,13 @@ class Towers:
         rows = np.stack([r.row for r in results])  # (N, D)
         return rows, _batch_stages(results, (time.perf_counter() - start) * 1000.0)
 
-    def warm_up(self) -> None:
-        """Run both towers at batch 1 and at their max batch so first requests pay no start-up cost."""
+    def warm_up(self, images: bool = True) -> None:
+        """Run the towers at batch 1 and at their max batch so first requests pay no start-up cost."""
         h, w = self.encoder.spec.image_size
         words = "a person in a red jacket and blue jeans carrying a black bag"
         for n in sorted({1, self.text.max_batch}):
             self._encode_texts([words] * n)
-        for n in sorted({1, self.image.max_batch}):
+        for n in sorted({1, self.image.max_batch}) if images else ():
             self._encode_pixels([np.zeros((3, h, w), np.float32)] * n)
 
     def stop(self) -> None:

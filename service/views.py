@@ -9,12 +9,13 @@ from index.types import GalleryItem, ItemMeta, SearchFilters
 from service.schemas import GalleryItemPublic, SearchFiltersIn
 
 
-def item_public(item: GalleryItem) -> GalleryItemPublic:
-    """A stored item as the API shows it, with the URL of its image."""
+def item_public(item: GalleryItem, site: str | None = None) -> GalleryItemPublic:
+    """A stored item as the API shows it, with the URL of its image (and its site, on a fleet edge)."""
     return GalleryItemPublic(
         id=item.id,
         sha256=item.sha256,
         image_url=f"/gallery/{item.id}/image",
+        site=site,
         camera=item.meta.camera,
         captured_at=item.meta.captured_at,
         external_id=item.meta.external_id,

@@ -31,6 +31,22 @@ def serve(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:0 [model.device]")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU inference threads [model.threads]")] = None,
     factory: Annotated[str | None, typer.Option(help="FAISS index factory [index.factory]")] = None,
+    index_backend: Annotated[
+        str | None, typer.Option(help="faiss or milvus: what serves search [index.backend]")
+    ] = None,
+    milvus_uri: Annotated[
+        str | None, typer.Option(help="backend milvus: http://host:19530 or a Lite file [index.milvus_uri]")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option(help="edge (gallery here) or hub (search the fleet) [server.role]")
+    ] = None,
+    site_id: Annotated[
+        str | None, typer.Option(help="replicate to the fleet as this site [fleet.site_id]")
+    ] = None,
+    fleet_uri: Annotated[str | None, typer.Option(help="the fleet's Milvus URI [fleet.uri]")] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="this site's base URL for fleet image links [fleet.public_url]")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="[server.host]")] = None,
     port: Annotated[int | None, typer.Option(help="[server.port]")] = None,
     cors_origin: Annotated[
@@ -59,7 +75,7 @@ def serve(
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="[server.log_level]")] = None,
 ) -> None:
-    """Serve search, gallery, health, latency, metrics and the web page over HTTP."""
+    """Serve search, gallery, health, latency, metrics and the web page over HTTP (a hub: search only)."""
     import logging
 
     import uvicorn
@@ -71,7 +87,10 @@ def serve(
     overrides: dict[str, Any] = {}
     for flag, dotted in FLAG_SETTINGS.items():
         _set(overrides, dotted, given[flag])
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
     if settings.model.bundle is None or not (settings.model.bundle / "model.json").is_file():
         raise typer.BadParameter(
             f"{settings.model.bundle} is not a model bundle (no model.json)", param_hint="--bundle"
@@ -95,6 +114,12 @@ FLAG_SETTINGS = {
     "threads": "model.threads",
     "data_dir": "index.data_dir",
     "factory": "index.factory",
+    "index_backend": "index.backend",
+    "milvus_uri": "index.milvus_uri",
+    "role": "server.role",
+    "site_id": "fleet.site_id",
+    "fleet_uri": "fleet.uri",
+    "public_url": "fleet.public_url",
     "host": "server.host",
     "port": "server.port",
     "cors_origin": "server.cors_origins",

@@ -51,9 +51,12 @@ async def search_get(
     k: Annotated[int, Query(ge=1, le=TOP_K_CAP, description="how many matches")] = 10,
     camera: Annotated[list[str] | None, Query(max_length=64, description="keep only these cameras")] = None,
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
+    site: Annotated[
+        list[str] | None, Query(max_length=256, description="fleet hub only: keep only these sites")
+    ] = None,
 ) -> Response:
-    """The same search for curl: /search?q=red+jacket&k=5&camera=gate-2."""
-    filters = SearchFiltersIn(cameras=camera) if camera else None
+    """The same search for curl: /search?q=red+jacket&k=5&camera=gate-2 (and &site=store-12 on a hub)."""
+    filters = SearchFiltersIn(cameras=camera, sites=site) if camera or site else None
     return _json(
         await run_search(runtime, SearchRequest(text=q, top_k=k, filters=filters, min_score=min_score))
     )
