@@ -117,7 +117,7 @@ class Gallery:
         try:
             _claim(records, data_dir, model_id, dim)
             if site_id is not None:
-                Outbox(records).enable(site_id)
+                Outbox(records).enable(site_id, model_id)
             return cls(data_dir, records, model_id, dim, options)
         except BaseException:
             records.close()

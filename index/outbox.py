@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from index.records import Records
 
 SITE_KEY = "site_id"  # in the gallery table: the site this gallery replicates as
+SENT_KEY = "outbox_model"  # the model whose central collection the queued history is complete for
 
 
 def enqueue(conn: sqlite3.Connection, item_ids: Sequence[int], op: str) -> None:
@@ -45,13 +46,16 @@ class Outbox:
     def __init__(self, records: Records) -> None:
         self.records = records
 
-    def enable(self, site_id: str) -> bool:
-        """Replicate as `site_id`; when new or changed, queue every item and a sweep -> whether it changed."""
+    def enable(self, site_id: str, model_id: str) -> bool:
+        """Replicate as `site_id`; for a new site or model (a reindex: a new collection), queue every item
+        and a sweep -> whether it did."""
         with self.records.write() as conn:
-            row = conn.execute("SELECT value FROM gallery WHERE key = ?", (SITE_KEY,)).fetchone()
-            if row is not None and row[0] == site_id:
+            rows = conn.execute(
+                "SELECT key, value FROM gallery WHERE key IN (?, ?)", (SITE_KEY, SENT_KEY)
+            ).fetchall()
+            if dict(rows) == {SITE_KEY: site_id, SENT_KEY: model_id}:
                 return False
-            self.records.set_settings(conn, **{SITE_KEY: site_id})
+            self.records.set_settings(conn, **{SITE_KEY: site_id, SENT_KEY: model_id})
             now = time.time()
             conn.execute("INSERT INTO outbox (item_id, op, queued_ts) VALUES (0, 'sweep', ?)", (now,))
             conn.execute(

@@ -1,18 +1,22 @@
-"""The service's side of the fleet: an edge's gallery store and replication, and the hub's central index."""
+"""The service's side of the fleet: an edge's gallery store and replication, and the hub's central index.
+
+pymilvus (with pandas, ~100 MB resident) is imported only by a service that uses Milvus.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from index import Gallery, SearchFilters
-from index.fleet import CentralCollection, FleetHit, Replicator, replicate
-from index.milvus_conn import connect
-from index.milvus_store import MilvusStore
 from service.settings import FleetSettings, IndexSettings, Settings
+
+if TYPE_CHECKING:
+    from index.fleet import CentralCollection, FleetHit, Replicator
+    from index.milvus_store import MilvusStore
 
 
 def _secret(value: Any) -> str | None:
@@ -28,6 +32,8 @@ def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
         token, name = _secret(index.milvus_token), index.milvus_collection
 
         def store(model: str, size: int) -> MilvusStore:
+            from index.milvus_store import MilvusStore
+
             return MilvusStore.open(uri, model, size, token, name)
 
     return Gallery.open(
@@ -46,6 +52,8 @@ def start_replication(fleet: FleetSettings, gallery: Gallery) -> Replicator | No
     """Replicate the gallery to the fleet when this edge has a site id."""
     if fleet.site_id is None or fleet.uri is None:
         return None
+    from index.fleet import replicate
+
     return replicate(
         gallery,
         fleet.uri,
@@ -74,6 +82,9 @@ class HubIndex:
         """The collection, connecting (again) when needed; raises while Milvus is unreachable."""
         with self._lock:
             if self._central is None:
+                from index.fleet import CentralCollection
+                from index.milvus_conn import connect
+
                 client = connect(self.fleet.uri or "", _secret(self.fleet.token), self.fleet.hub_timeout_s)
                 self._central = CentralCollection(client, self.model_id, self.dim).ensure()
             return self._central

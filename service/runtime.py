@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine import Encoder, load_encoder
 from service.errors import ApiError
-from service.fleet import HubIndex, open_gallery, start_replication
 from service.latency import LatencyTracker
 from service.metrics import Metrics
 from service.settings import Settings
@@ -24,6 +23,7 @@ from service.towers import Towers
 if TYPE_CHECKING:
     from index import Gallery
     from index.fleet import Replicator
+    from service.fleet import HubIndex
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class Runtime:
     def _load(self) -> None:
         """Load the encoder, open the gallery, warm up; record failures instead of raising."""
         from index import ModelMismatchError
+        from service.fleet import HubIndex, open_gallery, start_replication  # pymilvus only when used
 
         model = self.settings.model
         hub = self.settings.server.role == "hub"

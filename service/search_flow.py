@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from index import ModelMismatchError
-from index.fleet import FleetHit
 from service.errors import ApiError
 from service.runtime import Runtime
 from service.schemas import GalleryItemPublic, SearchMatch, SearchRequest, SearchResults
 from service.views import filters_in, item_public
+
+if TYPE_CHECKING:
+    from index.fleet import FleetHit
 
 
 def check_limits(runtime: Runtime, request: SearchRequest) -> None:

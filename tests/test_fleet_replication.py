@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fleet_helpers import (
+    DIM,
     add_items,
     central,
     central_contents,
@@ -24,8 +25,10 @@ from fleet_helpers import (
     wait_for,
 )
 
-from index import SearchFilters
+from index import Gallery, SearchFilters, reindex
+from index.fleet import CentralCollection
 from index.fleet.lite_server import LiteServer
+from index.milvus_conn import connect
 
 
 def brute_force(q: np.ndarray, rows: dict[str, np.ndarray], k: int) -> list[str]:
@@ -125,3 +128,17 @@ def test_sigkill_during_replication_loses_and_duplicates_nothing(milvus: LiteSer
     assert len(central(milvus.uri).site_ids("east")) == len(local)  # one row per item, no duplicates
     replicator.stop()
     edge.close()
+
+
+def test_reindex_to_a_new_model_fills_that_models_collection(milvus: LiteServer, tmp_path: Path) -> None:
+    edge = open_edge(tmp_path / "edge", "reidx")
+    ids = add_items(edge, range(300, 306))
+    start_replicator(edge, milvus.uri, "reidx").stop()
+    edge.close()
+    reindex(tmp_path / "edge", "fleet-model-b", DIM, lambda blobs: unit(len(blobs), len(blobs)))
+    with Gallery.open(tmp_path / "edge", "fleet-model-b", DIM, use_gpu=False, site_id="reidx") as g:
+        replicator = start_replicator(g, milvus.uri, "reidx")
+        wait_for(lambda: replicator.status()["pending"] == 0, what="new model's backlog drained")
+        replicator.stop()
+    new = CentralCollection(connect(milvus.uri), "fleet-model-b", DIM)
+    assert sorted(new.site_ids("reidx")) == ids
