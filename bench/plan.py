@@ -106,6 +106,17 @@ PLAN: tuple[Bench, ...] = (
     Bench("index_ingest", Group.INDEX, "bench.index_ingest", {
         Q: {"images": 128, "repeats": 1}, D: {"images": 512, "repeats": 2}, F: {"images": 1024, "repeats": 3},
     }),
+    Bench("fleet_search", Group.INDEX, "bench.fleet_search", {
+        Q: {"sizes": (10_000,), "queries": 50},
+        D: {"sizes": (10_000, 100_000), "queries": 200},
+        F: {"sizes": (10_000, 100_000), "queries": 200},
+    }, "scratch"),
+    Bench("fleet_search_1m", Group.INDEX, "bench.fleet_search", {  # alone: 10k+100k+1M overruns 30 min
+        F: {"sizes": (1_000_000,), "queries": 100},
+    }, "scratch"),
+    Bench("fleet_drain", Group.INDEX, "bench.fleet_drain", {
+        Q: {"items": 500}, D: {"items": 2000}, F: {"items": 10_000},
+    }, "scratch"),
     Bench("service_search", Group.SERVICE, "bench.service_search", {
         Q: {"gallery_size": 500, "n_queries": 100, "concurrency": (1, 4), "seconds": 2.0},
         D: {"gallery_size": 2000, "n_queries": 200, "concurrency": (1, 4, 16), "seconds": 3.0},
