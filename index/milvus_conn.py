@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 from pymilvus import CollectionSchema, MilvusClient
 
 from index.errors import ModelMismatchError
@@ -60,6 +61,16 @@ def count(client: MilvusClient, name: str) -> int:
     """Rows in a collection (a strong-consistency count, so just-written rows are counted)."""
     rows = client.query(name, filter="", output_fields=["count(*)"])
     return int(rows[0]["count(*)"])
+
+
+def column(client: MilvusClient, name: str, field: str, expr: str = "") -> np.ndarray:
+    """Every value of an int64 field over the rows matching expr, int64 [N] (paged, any size)."""
+    iterator = client.query_iterator(name, batch_size=8192, filter=expr, output_fields=[field])
+    out: list[int] = []
+    while batch := iterator.next():
+        out += [int(row[field]) for row in batch]
+    iterator.close()
+    return np.array(out, np.int64)
 
 
 def literal(value: str | float | bool) -> str:

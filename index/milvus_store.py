@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
-from index.milvus_conn import collection_name, connect, count, ensure_collection
+from index.milvus_conn import collection_name, column, connect, count, ensure_collection
 
 ALLOWED_CHUNK = 16_384  # ids per `id in [...]` expression; larger allow-lists are searched in parts
 WRITE_CHUNK = 2_000  # rows per insert call (gRPC messages stay well under their size limit)
@@ -93,12 +93,7 @@ class MilvusStore:
 
     def ids(self) -> np.ndarray:
         """Every id in the collection, int64 [N]."""
-        iterator = self.client.query_iterator(self.name, batch_size=8192, filter="", output_fields=["id"])
-        out: list[int] = []
-        while batch := iterator.next():
-            out += [int(row["id"]) for row in batch]
-        iterator.close()
-        return np.array(out, np.int64)
+        return column(self.client, self.name, "id")
 
     def __len__(self) -> int:
         return count(self.client, self.name)

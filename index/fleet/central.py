@@ -10,7 +10,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from index.fleet.filters import fleet_expr
-from index.milvus_conn import collection_name, count, ensure_collection
+from index.milvus_conn import collection_name, column, count, ensure_collection
 from index.rows import timestamp
 from index.types import GalleryItem, SearchFilters
 
@@ -102,15 +102,7 @@ class CentralCollection:
 
     def site_ids(self, site: str) -> np.ndarray:
         """The local ids a site has in the collection, int64 [N]."""
-        expr = fleet_expr(None, [site])
-        iterator = self.client.query_iterator(
-            self.name, batch_size=8192, filter=expr, output_fields=["local_id"]
-        )
-        out: list[int] = []
-        while batch := iterator.next():
-            out += [int(row["local_id"]) for row in batch]
-        iterator.close()
-        return np.array(out, np.int64)
+        return column(self.client, self.name, "local_id", fleet_expr(None, [site]))
 
     def search(
         self,
