@@ -61,8 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     if settings.server.role == "edge":  # a hub has no gallery: uploads and images live on the sites
         app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
-        app.include_router(web.router)
-        app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -34,11 +34,11 @@ def live_settings(bundle: Path, data_dir: Path, **groups: Any) -> Settings:
 class LiveServer:
     """create_app(settings) served by uvicorn in a thread; waits until /health says ready."""
 
-    def __init__(self, settings: Settings, wait_ready: bool = True) -> None:
+    def __init__(self, settings: Settings, wait_ready: bool = True, port: int = 0) -> None:
         self.settings, self.wait_ready = settings, wait_ready
         self.app = create_app(settings)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)

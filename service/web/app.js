@@ -1,6 +1,7 @@
 // The person-search page: search by description, browse ranked crops, upload new ones. No build step.
 
 const $ = (id) => document.getElementById(id);
+let role = "edge"; // a fleet hub searches every site: no uploads, a site filter instead of cameras
 const keyInput = $("api-key");
 keyInput.value = localStorage.getItem("person-search-key") || "";
 keyInput.addEventListener("change", () => {
@@ -54,7 +55,7 @@ function card(match) {
   const meta = document.createElement("div");
   meta.className = "meta";
   meta.append(text("span", "rank", `#${match.rank}`), text("div", "score", match.score.toFixed(3)));
-  const details = [item.camera, item.captured_at?.replace("T", " ").slice(0, 19), item.external_id, `id ${item.id}`];
+  const details = [item.site, item.camera, item.captured_at?.replace("T", " ").slice(0, 19), item.external_id, `id ${item.id}`];
   meta.append(text("div", "sub", details.filter(Boolean).join(" · ")));
   li.append(img, meta);
   return li;
@@ -65,7 +66,12 @@ async function search(event) {
   const q = $("query").value.trim();
   if (!q) return;
   const body = { text: q, top_k: Number($("top-k").value) };
-  if ($("camera").value) body.filters = { cameras: [$("camera").value] };
+  if (role === "hub") {
+    const sites = $("sites").value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (sites.length) body.filters = { sites };
+  } else if ($("camera").value) {
+    body.filters = { cameras: [$("camera").value] };
+  }
   const info = $("search-info");
   info.className = "info";
   info.textContent = "searching…";
@@ -127,11 +133,15 @@ async function refresh() {
   try {
     const response = await fetch("/health");
     const health = await response.json();
+    showRole(health.role);
+    const error = health.error || health.milvus?.error;
+    const size = role === "hub" ? `fleet hub · ${health.milvus?.count} crops across sites` : `${health.gallery_size} crops`;
     status.className = `pill ${health.ready ? "ok" : "bad"}`;
     status.textContent = health.ready
-      ? `${health.arch} · ${health.backend}/${health.precision} on ${health.device} · ${health.gallery_size} crops`
-      : `${health.status}${health.error ? ": " + health.error : ""}`;
+      ? `${health.arch} · ${health.backend}/${health.precision} on ${health.device} · ${size}`
+      : `${health.status}${error ? ": " + error : ""}`;
     if (!health.ready) { setTimeout(refresh, 1000); return; }
+    if (role === "hub") return;
     const page = await api("/gallery?limit=1");
     const select = $("camera"), chosen = select.value;
     select.replaceChildren(text("option", "", "all cameras"), ...page.cameras.map((c) => text("option", "", c)));
@@ -141,6 +151,13 @@ async function refresh() {
     status.className = "pill bad";
     status.textContent = error.message;
   }
+}
+
+function showRole(name) {
+  role = name === "hub" ? "hub" : "edge";
+  $("upload-section").hidden = role === "hub";
+  $("camera").hidden = role === "hub";
+  $("sites").hidden = role !== "hub";
 }
 
 $("search-form").addEventListener("submit", search);
