@@ -2,17 +2,19 @@
 
 `auto` tries TensorRT, then ONNX Runtime on CUDA, then ONNX Runtime on the CPU, then torch, and logs why
 each one it passed over could not serve; an explicit backend that cannot be honoured is an error.
+`towers` loads only some towers (the fleet hub: text alone); every backend then opens nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from engine.bundle_files import bundle_vocab
-from engine.encoder import Backend, Encoder, Precision
+from engine.encoder import Backend, Encoder, Precision, tower_set
+from engine.graph_io import Tower
 from engine.spec import ModelSpec
 from engine.tokenizer import Tokenizer
 
@@ -30,9 +32,14 @@ def _tokenizer(bundle: Path, spec: ModelSpec) -> Tokenizer:
 
 
 def _torch_encoder(
-    bundle: Path, precision: Precision, device: str | None, max_batch: int, threads: int | None
+    bundle: Path,
+    precision: Precision,
+    device: str | None,
+    max_batch: int,
+    threads: int | None,
+    towers: frozenset[Tower],
 ) -> Encoder:
-    """The torch reference backend (imports torch only when chosen)."""
+    """The torch reference backend (imports torch only when chosen); towers not asked for are dropped."""
     import torch
 
     from engine.backends.torch_backend import TorchEncoder
@@ -42,11 +49,16 @@ def _torch_encoder(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if threads:
         torch.set_num_threads(threads)
-    return TorchEncoder(model, spec, _tokenizer(bundle, spec), device, precision, max_batch)
+    return TorchEncoder(model, spec, _tokenizer(bundle, spec), device, precision, max_batch, towers)
 
 
 def _onnxruntime_encoder(
-    bundle: Path, precision: Precision, device: str | None, max_batch: int, threads: int | None
+    bundle: Path,
+    precision: Precision,
+    device: str | None,
+    max_batch: int,
+    threads: int | None,
+    towers: frozenset[Tower],
 ) -> Encoder:
     """ONNX Runtime on CUDA when device is 'cuda' (or None and CUDA is there), else on the CPU."""
     import onnxruntime as ort
@@ -58,22 +70,28 @@ def _onnxruntime_encoder(
         if precision == Precision.INT8:
             device = "cpu"
     spec = ModelSpec.load(bundle)
-    return OnnxRuntimeEncoder(
-        bundle, spec, _tokenizer(bundle, spec), device, precision, threads or available_cores(), 1, max_batch
-    )
+    cores = threads or available_cores()
+    tokenizer = _tokenizer(bundle, spec)
+    return OnnxRuntimeEncoder(bundle, spec, tokenizer, device, precision, cores, 1, max_batch, towers)
 
 
 def _tensorrt_encoder(
-    bundle: Path, precision: Precision, device: str | None, max_batch: int, threads: int | None
+    bundle: Path,
+    precision: Precision,
+    device: str | None,
+    max_batch: int,
+    threads: int | None,
+    towers: frozenset[Tower],
 ) -> Encoder:
     """TensorRT with the plan built for this GPU and TensorRT version."""
     from engine.backends.tensorrt_backend import load_tensorrt_encoder
 
     spec = ModelSpec.load(bundle)
-    return load_tensorrt_encoder(bundle, spec, _tokenizer(bundle, spec), precision, device, max_batch)
+    tokenizer = _tokenizer(bundle, spec)
+    return load_tensorrt_encoder(bundle, spec, tokenizer, precision, device, max_batch, towers=towers)
 
 
-Loader = Callable[[Path, Precision, str | None, int, int | None], Encoder]
+Loader = Callable[[Path, Precision, str | None, int, int | None, frozenset[Tower]], Encoder]
 LOADERS: dict[Backend, Loader] = {
     Backend.TENSORRT: _tensorrt_encoder,
     Backend.ONNXRUNTIME: _onnxruntime_encoder,
@@ -97,13 +115,18 @@ def auto_candidates(device: str | None) -> list[tuple[Backend, str | None]]:
 
 
 def _auto(
-    bundle: Path, precision: Precision, device: str | None, max_batch: int, threads: int | None
+    bundle: Path,
+    precision: Precision,
+    device: str | None,
+    max_batch: int,
+    threads: int | None,
+    towers: frozenset[Tower],
 ) -> Encoder:
     """The first backend that loads, in the order of auto_candidates; logs why the others did not."""
     passed_over = []
     for backend, where in auto_candidates(device):
         try:
-            encoder = LOADERS[backend](bundle, precision, where, max_batch, threads)
+            encoder = LOADERS[backend](bundle, precision, where, max_batch, threads, towers)
         except Exception as exc:  # every reason a backend cannot serve here is reported, then skipped
             passed_over.append(f"{backend} ({where or 'default device'}): {exc}")
             log.info("backend auto: not %s on %s: %s", backend, where or "its default device", exc)
@@ -126,13 +149,17 @@ def load_encoder(
     max_batch: int = 32,
     *,
     threads: int | None = None,
+    towers: Collection[Tower] | None = None,
 ) -> Encoder:
     """An Encoder for a bundle; an explicit backend that cannot be honoured is an error, never a fallback.
 
     `threads` sets CPU threads for ONNX Runtime (intra-op) and torch; None uses the cores available.
+    `towers` are the towers to load, None for both; {Tower.TEXT} gives a text-only encoder that refuses
+    images and never opens, deserializes or keeps the image tower.
     """
     bundle, backend, precision = Path(bundle), Backend(backend), Precision(precision)
+    chosen = tower_set(towers)
     ModelSpec.load(bundle)  # fail early, naming the file, when this is not a bundle
     if backend == Backend.AUTO:
-        return _auto(bundle, precision, device, max_batch, threads)
-    return LOADERS[backend](bundle, precision, device, max_batch, threads)
+        return _auto(bundle, precision, device, max_batch, threads, chosen)
+    return LOADERS[backend](bundle, precision, device, max_batch, threads, chosen)

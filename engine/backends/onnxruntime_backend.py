@@ -7,6 +7,7 @@ sequential execution, since a tower is a chain of ops and the service parallelis
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def open_session(path: Path, device: str, options: ort.SessionOptions) -> ort.In
 
 
 class OnnxRuntimeEncoder(Encoder):
-    """Runs image.onnx and text.onnx (or their INT8 twins) with ONNX Runtime."""
+    """Runs image.onnx and text.onnx (or their INT8 twins) with ONNX Runtime; a session per tower loaded."""
 
     backend = Backend.ONNXRUNTIME
 
@@ -73,8 +74,9 @@ class OnnxRuntimeEncoder(Encoder):
         intra_op_threads: int = 1,
         inter_op_threads: int = 1,
         max_batch: int = 32,
+        towers: Collection[Tower] | None = None,
     ) -> None:
-        super().__init__(spec, tokenizer, max_batch)
+        super().__init__(spec, tokenizer, max_batch, towers)
         precision = Precision(precision)
         if precision == Precision.FP16:
             raise ValueError(
@@ -86,22 +88,24 @@ class OnnxRuntimeEncoder(Encoder):
         self.intra_op_threads, self.inter_op_threads = intra_op_threads, inter_op_threads
         options = session_options(intra_op_threads, inter_op_threads)
         int8 = precision == Precision.INT8
-        self.sessions = {t: open_session(onnx_path(bundle, t, int8), device, options) for t in Tower}
+        self.sessions = {
+            t: open_session(onnx_path(bundle, t, int8), device, options) for t in Tower if t in self.towers
+        }
 
     def _run(self, tower: Tower, x: np.ndarray) -> np.ndarray:
         """One call of a tower's session."""
         out = self.sessions[tower].run(None, {INPUT_NAMES[tower]: x})[0]
         return np.asarray(out, dtype=np.float32)
 
-    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+    def _encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         return self._run(Tower.IMAGE, np.ascontiguousarray(pixels, dtype=np.float32))
 
-    def encode_tokens(self, ids: np.ndarray) -> np.ndarray:
+    def _encode_tokens(self, ids: np.ndarray) -> np.ndarray:
         return self._run(Tower.TEXT, np.ascontiguousarray(ids, dtype=np.int64))
 
     def describe(self) -> dict[str, Any]:
         """What /health reports, plus the providers and thread settings actually in use."""
         out = super().describe()
-        out["providers"] = self.sessions[Tower.IMAGE].get_providers()
+        out["providers"] = next(iter(self.sessions.values())).get_providers()
         out["threads"] = {"intra_op": self.intra_op_threads, "inter_op": self.inter_op_threads}
         return out

@@ -1,4 +1,4 @@
-"""The TensorRT backend: both towers as plans built on this device, run through pycuda.
+"""The TensorRT backend: the towers asked for (both by default) as plans built on this device, via pycuda.
 
 Written for the TensorRT 8.6 and 10.x Python APIs; exercised here against a fake tensorrt module only,
 never on a real GPU. A plan built for another TensorRT version, GPU or model is never loaded.
@@ -7,6 +7,7 @@ never on a real GPU. A plan built for another TensorRT version, GPU or model is 
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,7 +34,7 @@ def device_index(device: str | None) -> int:
 
 
 class TensorRTEncoder(Encoder):
-    """Image and text plans sharing one CUDA stream; calls are serialised (one set of buffers)."""
+    """The loaded towers' plans sharing one CUDA stream; calls are serialised (one set of buffers)."""
 
     backend = Backend.TENSORRT
 
@@ -46,8 +47,9 @@ class TensorRTEncoder(Encoder):
         cuda: ModuleType,
         index: int = 0,
         max_batch: int = 32,
+        towers: Collection[Tower] | None = None,
     ) -> None:
-        super().__init__(spec, tokenizer, min(max_batch, meta.max_batch))
+        super().__init__(spec, tokenizer, min(max_batch, meta.max_batch), towers)
         if meta.directory is None:
             raise ValueError("plan metadata without its directory")
         self.meta, self.precision = meta, meta.precision
@@ -61,6 +63,7 @@ class TensorRTEncoder(Encoder):
                     trt, cuda, (meta.directory / f"{t}.plan").read_bytes(), stream, f"{meta.key}/{t}"
                 )
                 for t in Tower
+                if t in self.towers
             }
         self._cuda = cuda
 
@@ -69,17 +72,18 @@ class TensorRTEncoder(Encoder):
         with self._lock, primary_context(self._cuda, context=self._context):
             return self.runners[tower].run(x)
 
-    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+    def _encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         return self._run(Tower.IMAGE, np.ascontiguousarray(pixels, dtype=np.float32))
 
-    def encode_tokens(self, ids: np.ndarray) -> np.ndarray:
+    def _encode_tokens(self, ids: np.ndarray) -> np.ndarray:
         return self._run(Tower.TEXT, np.ascontiguousarray(ids, dtype=np.int64))
 
     def describe(self) -> dict[str, Any]:
-        """What /health reports, plus the plan key and the precision of each tower."""
+        """What /health reports, plus the plan key and the precision of each tower loaded."""
         out = super().describe()
         out["plan"] = self.meta.key
-        out["tower_precisions"] = {k: str(v) for k, v in self.meta.tower_precisions.items()}
+        precisions = self.meta.tower_precisions.items()
+        out["tower_precisions"] = {k: str(v) for k, v in precisions if k in self.towers}
         return out
 
 
@@ -91,8 +95,12 @@ def load_tensorrt_encoder(
     device: str | None = None,
     max_batch: int = 32,
     modules: tuple[ModuleType, ModuleType] | None = None,
+    towers: Collection[Tower] | None = None,
 ) -> TensorRTEncoder:
-    """The TensorRT encoder for the plan that fits this device, or an error saying how to build one."""
+    """The TensorRT encoder for the plan that fits this device, or an error saying how to build one.
+
+    Only the plans of `towers` (None: both) are read and deserialized; a text-only hub needs no image.plan.
+    """
     trt, cuda = modules or import_tensorrt()
     index = device_index(device)
     info = detect_device(trt, cuda, index)
@@ -100,4 +108,4 @@ def load_tensorrt_encoder(
     why = mismatch(meta, info, spec.model_id)
     if why is not None:  # choose_plan already filtered; this guards the one we are about to open
         raise RuntimeError(f"refusing plan {meta.key}: {why}")
-    return TensorRTEncoder(spec, tokenizer, meta, trt, cuda, index, max_batch)
+    return TensorRTEncoder(spec, tokenizer, meta, trt, cuda, index, max_batch, towers)
