@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engine import Encoder, load_encoder
+from engine.graph_io import Tower
 from service.errors import ApiError
 from service.latency import LatencyTracker
 from service.metrics import Metrics
@@ -80,9 +81,14 @@ class Runtime:
             if model.bundle is None:
                 raise ValueError("no model bundle configured (--bundle or PERSON_SEARCH_MODEL__BUNDLE)")
             biggest = max(self.settings.batching.text.max_batch, self.settings.batching.image.max_batch)
-            threads = {"threads": model.threads} if model.threads else {}
             self.encoder = load_encoder(
-                model.bundle, model.backend, model.precision, model.device, biggest, **threads
+                model.bundle,
+                model.backend,
+                model.precision,
+                model.device,
+                biggest,
+                threads=model.threads,
+                towers={Tower.TEXT} if hub else None,  # a hub only encodes descriptions
             )
             log.info("encoder: %s", self.encoder.describe())
             self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)

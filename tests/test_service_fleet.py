@@ -108,6 +108,7 @@ def test_hub_health_and_routes(hub: LiveServer, edges: dict[str, LiveServer]) ->
     with hub.client() as http:
         health = http.get("/health").json()
         assert health["role"] == "hub" and health["ready"] and health["milvus"]["reachable"]
+        assert health["encoder"]["towers"] == ["text"]  # a hub never encodes images
         assert health["milvus"]["collection"].startswith("fleet_") and health["gallery_size"] is None
         assert_error_shape(http.get("/gallery"), 404)
     with edges["north"].client() as http:
