@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import ModelMismatchError
+from index.factories import filtered_params
 from index.images import ImageStore, image_relpath, sniff_extension
 from index.keeper import IndexKeeper
 from index.outbox import Outbox
@@ -233,9 +234,10 @@ class Gallery:
             if allowed is not None and not self.exact and len(allowed) <= self.exact_filtered_max:
                 found = self._exact(q, k, filters)  # few rows: exact is cheap, graph/list search is weak
             else:
-                _, ids = self.index.store.search(
-                    q[None], k, allowed, {**self.search_params, **(params or {})}
-                )
+                wanted = {**self.search_params, **(params or {})}
+                if allowed is not None:
+                    wanted = filtered_params(wanted, len(self.index.store), len(allowed))
+                _, ids = self.index.store.search(q[None], k, allowed, wanted)
                 found = [int(i) for i in ids[0] if i >= 0]
                 if allowed is not None and len(found) < min(k, len(allowed)):
                     found = self._exact(q, k, filters)  # the approximate structure missed filtered rows

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from index import Gallery, ItemMeta, SearchFilters
+from bench.index_search import synthetic
+from index import FaissStore, Gallery, ItemMeta, SearchFilters
+from index.factories import filtered_params
 
 DIM, N = 32, 600
 START = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
@@ -187,3 +189,43 @@ def test_parallel_searches_while_adding(tmp_path: Path) -> None:
             assert sum(f.result() for f in futures) == 4 * 40 * 5
         assert len(gallery) == 400
         assert gallery.search(vectors[399], 1)[0].item.id == 400
+
+
+def test_filtered_hnsw_widens_its_beam_to_keep_recall() -> None:
+    """A filter keeping 1/16 of the rows starves a 64-wide HNSW beam; widening by 16 restores recall."""
+    n = 20_000
+    vectors, queries = synthetic(n, 40, 64, seed=0)
+    store = FaissStore(64, "HNSW32", use_gpu=False)
+    store.add(np.arange(n, dtype=np.int64), vectors)
+    allowed = np.arange(3, n, 16, dtype=np.int64)
+
+    def recall(params: dict[str, int]) -> float:
+        hits = 0
+        for q in queries:
+            truth = set(allowed[np.argsort(-(vectors[allowed] @ q))[:10]])
+            hits += len(truth & set(store.search(q[None], 10, allowed, params)[1][0]))
+        return hits / (10 * len(queries))
+
+    widened = filtered_params({"efSearch": 64}, n, len(allowed))
+    assert widened == {"efSearch": 1024} and filtered_params({}, n, n) == {}
+    assert recall({"efSearch": 64}) < 0.9 <= 0.98 <= recall(widened)
+
+
+def test_gallery_widens_filtered_searches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gallery hands the store the widened parameters whenever a filter restricts the search."""
+    vectors = unit(np.random.default_rng(3), 400)
+    with fill(tmp_path, "HNSW16", vectors) as gallery:
+        gallery.exact_filtered_max = 0  # force the FAISS selector path
+        seen: list[dict[str, int] | None] = []
+        search = gallery.index.store.search
+
+        def spy(
+            q: np.ndarray, k: int, allowed: np.ndarray | None = None, params: dict | None = None
+        ) -> tuple:
+            seen.append(params)
+            return search(q, k, allowed, params)
+
+        monkeypatch.setattr(gallery.index.store, "search", spy)
+        gallery.search(vectors[0], 5, SearchFilters(cameras=frozenset({"cam1"})), params={"efSearch": 32})
+        gallery.search(vectors[0], 5, params={"efSearch": 32})
+        assert seen == [{"efSearch": 160}, {"efSearch": 32}]  # cam1 holds 1/5 of the rows
