@@ -26,6 +26,7 @@ import numpy as np
 
 from bench.index_search import build, latency_ms, recall, synthetic
 from index import FaissStore, GalleryItem, ItemMeta, recommended
+from index.factories import filtered_params
 from index.fleet.central import CentralCollection, central_row
 from index.fleet.lite_server import LiteServer
 from index.milvus_conn import connect
@@ -110,6 +111,8 @@ def edge_search(
     store: FaissStore, k: int, allowed: np.ndarray | None, params: dict[str, int]
 ) -> Callable[[np.ndarray], np.ndarray]:
     """One edge query -> the row numbers it returned."""
+    if allowed is not None:  # what Gallery.search does with a filter
+        params = filtered_params(params, len(store), len(allowed))
     return lambda q: store.search(q[None], k, allowed, params)[1][0]
 
 
