@@ -212,8 +212,38 @@ def memory_rows(results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def fleet_rows(results: dict[str, Any]) -> list[Row]:
+    """The hub's flushed Milvus search against the edge's own FAISS, per size, and replication's drain
+    rate against the ingest rate it ran beside (not ours-vs-naive: what scaling out costs)."""
+    sizes = [
+        size
+        for name in ("fleet_search", "fleet_search_1m")
+        for size in (result(results, name) or {}).get("sizes", [])
+    ]
+    rows: list[Row] = []
+    for size in sorted(sizes, key=lambda s: s["n"]):
+        hub = next(r for r in size["rows"] if r["config"].endswith("flushed") and r["filter"] == "one site")
+        edge = next(r for r in size["rows"] if r["config"].startswith("edge") and r["filter"] == "one site")
+        rows.append(_row(
+            f"fleet hub search p50 at {size['n']:,} vectors, one site of 16, ms",
+            f"{hub['p50_ms']:.1f} (Milvus Lite FLAT, recall {hub['recall@10']:.3f})",
+            f"{edge['p50_ms']:.2f} ({edge['config']}, recall {edge['recall@10']:.3f})",
+            edge["p50_ms"] / hub["p50_ms"], group="fleet",
+        ))  # fmt: skip
+    drain = result(results, "fleet_drain")
+    if drain:
+        live = drain["live"]
+        rows.append(_row(
+            "fleet replication while ingesting, rows/s",
+            f"{live['drain_while_ingesting_per_s']:.0f} (outbox drained into Milvus)",
+            f"{live['ingest_items_per_s']:.0f} (gallery ingest, same run)",
+            live["drain_over_ingest"], "of the ingest rate", group="fleet",
+        ))  # fmt: skip
+    return rows
+
+
 Section = Callable[[dict[str, Any]], list[Row]]
-SECTIONS: tuple[Section, ...] = (engine_rows, index_rows, service_rows, memory_rows)
+SECTIONS: tuple[Section, ...] = (engine_rows, index_rows, service_rows, memory_rows, fleet_rows)
 
 
 def headline(results: dict[str, Any]) -> list[Row]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import fleet_drain, fleet_search
+from bench import fleet_drain, fleet_search, table
 
 
 @pytest.mark.slow
@@ -41,3 +41,22 @@ def test_fleet_drain_replicates_every_item_of_both_sites(tmp_path: Path) -> None
     assert live["ingest_items_per_s"] > 0 and live["drain_overall_per_s"] > 0
     assert 0 <= live["backlog_at_end_of_ingest"] <= live["peak_backlog"] <= 151
     assert out["headroom"] == pytest.approx(backlog["drain_per_s"] / live["ingest_items_per_s"])
+
+
+def test_fleet_rows_in_the_headline_table() -> None:
+    row = {"p50_ms": 2.0, "p90_ms": 3.0, "recall@10": 1.0, "filter": "one site"}
+    size = {
+        "n": 10_000,
+        "rows": [
+            {**row, "config": "hub Lite FLAT, as inserted", "p50_ms": 300.0},
+            {**row, "config": "hub Lite FLAT, flushed", "p50_ms": 8.0},
+            {**row, "config": "edge FAISS Flat"},
+        ],
+    }
+    live = {"drain_while_ingesting_per_s": 900.0, "ingest_items_per_s": 1000.0, "drain_over_ingest": 0.9}
+    benchmarks = {"fleet_search": {"result": {"sizes": [size]}}, "fleet_drain": {"result": {"live": live}}}
+    results = {"benchmarks": benchmarks}
+    search, drain = table.fleet_rows(results)
+    assert search["ratio"] == "4.00x slower" and "8.0 (Milvus Lite FLAT" in search["ours"]
+    assert drain["ratio"] == "0.90x of the ingest rate" and drain["group"] == "fleet"
+    assert table.fleet_rows({"benchmarks": {}}) == []
