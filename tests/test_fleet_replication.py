@@ -24,8 +24,9 @@ from fleet_helpers import (
     unit,
     wait_for,
 )
+from service_live import crop_bytes
 
-from index import Gallery, SearchFilters, reindex
+from index import Gallery, ItemMeta, SearchFilters, reindex
 from index.fleet import CentralCollection
 from index.fleet.lite_server import LiteServer
 from index.milvus_conn import connect
@@ -142,3 +143,18 @@ def test_reindex_to_a_new_model_fills_that_models_collection(milvus: LiteServer,
         replicator.stop()
     new = CentralCollection(connect(milvus.uri), "fleet-model-b", DIM)
     assert sorted(new.site_ids("reidx")) == ids
+
+
+def test_an_overlong_value_is_clipped_not_a_poison_row(milvus: LiteServer, tmp_path: Path) -> None:
+    edge = open_edge(tmp_path / "edge", "long")
+    camera = "Kamera-Ä" * 300  # 2700 UTF-8 bytes: past the central VARCHAR limit
+    (added,) = edge.add([crop_bytes(900)], unit(900, 1), [ItemMeta(camera=camera)])
+    add_items(edge, range(901, 904))
+    replicator = start_replicator(edge, milvus.uri, "long")
+    wait_for(lambda: replicator.status()["pending"] == 0, what="batch with an overlong camera replicated")
+    replicator.stop()
+    (hit,) = central(milvus.uri).search(unit(900, 1)[0], 1, sites=["long"])
+    assert hit.fields["local_id"] == added.id and camera.startswith(hit.fields["camera"])
+    assert 1020 <= len(hit.fields["camera"].encode()) <= 1024
+    assert len(central(milvus.uri).site_ids("long")) == 4
+    edge.close()

@@ -43,6 +43,13 @@ class FleetHit:
     fields: dict[str, Any]
 
 
+def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """Text cut to Milvus's VARCHAR limit in UTF-8 bytes, so one long value can never block a batch."""
+    if text is None:
+        return None
+    return text.encode()[:limit].decode(errors="ignore")
+
+
 def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str) -> dict[str, Any]:
     """The central collection's row for one of a site's items."""
     captured = item.meta.captured_at
@@ -52,12 +59,12 @@ def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str
         "local_id": item.id,
         "embedding": np.asarray(vector, np.float32).tolist(),
         "sha256": item.sha256,
-        "camera": item.meta.camera,
+        "camera": clip(item.meta.camera),
         "captured_at": captured.isoformat() if captured else None,
         "captured_ts": timestamp(captured) if captured else None,
-        "external_id": item.meta.external_id,
+        "external_id": clip(item.meta.external_id),
         "metadata": dict(item.meta.extra),
-        "image_url": image_url,
+        "image_url": clip(image_url, 4 * MAX_TEXT),
         "created_at": item.created_at.isoformat(),
     }
 
