@@ -123,7 +123,7 @@ class HubIndex:
         return {
             "uri": self.fleet.uri,
             "reachable": reachable,
-            "collection": self._central.name if self._central else None,
+            "collection": self._central.name if self._central is not None else None,
             "count": size,
             "error": self.error,
         }

@@ -128,3 +128,12 @@ def test_hub_without_milvus_stays_up_and_says_why(micro_bundle: Path, tmp_path: 
         assert "MilvusException" in response.json()["milvus"]["error"]
         error = assert_error_shape(http.post("/search", json={"text": QUERY}), 503)
         assert "fleet's Milvus did not answer" in error["message"]
+
+
+def test_hub_on_an_empty_fleet_names_its_collection(micro_bundle: Path, tmp_path: Path) -> None:
+    with LiteServer(tmp_path / "milvus") as empty:
+        settings = live_settings(micro_bundle, tmp_path, server={"role": "hub"}, fleet=fleet(empty.uri))
+        with LiveServer(settings) as live, live.client() as http:
+            milvus = http.get("/health").json()["milvus"]
+            assert milvus["reachable"] and milvus["count"] == 0 and milvus["collection"].startswith("fleet_")
+            assert http.post("/search", json={"text": QUERY}).json()["count"] == 0
