@@ -113,6 +113,13 @@ class HubIndex:
             self._count = (now, int(self._guard(len)))
         return self._count[1]
 
+    def scraped_size(self) -> float:
+        """The size for /metrics: NaN while Milvus is unreachable, so a scrape never fails."""
+        try:
+            return float(self.size())
+        except Exception:
+            return float("nan")
+
     def status(self) -> dict[str, Any]:
         """Milvus reachability for /health: reachable, collection, count, the last error."""
         try:

@@ -66,7 +66,7 @@ class Metrics:
         """Record the size of one micro-batch."""
         self.batch_size.labels(tower).observe(size)
 
-    def bind(self, gallery_size: Callable[[], int], queue_depth: dict[str, Callable[[], int]]) -> None:
+    def bind(self, gallery_size: Callable[[], float], queue_depth: dict[str, Callable[[], int]]) -> None:
         """Read gallery size and queue depths at scrape time."""
         self.gallery_size.set_function(gallery_size)
         for tower, depth in queue_depth.items():

@@ -120,7 +120,7 @@ class Runtime:
         if gallery is not None:
             self.metrics.bind(lambda: len(gallery), depth)
         elif hub is not None:
-            self.metrics.bind(hub.size, depth)
+            self.metrics.bind(hub.scraped_size, depth)
         if replicator is not None:
             self.metrics.bind_fleet(replicator.status)
 

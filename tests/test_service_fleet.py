@@ -128,6 +128,8 @@ def test_hub_without_milvus_stays_up_and_says_why(micro_bundle: Path, tmp_path: 
         assert "MilvusException" in response.json()["milvus"]["error"]
         error = assert_error_shape(http.post("/search", json={"text": QUERY}), 503)
         assert "fleet's Milvus did not answer" in error["message"]
+        metrics = http.get("/metrics")  # a scrape still answers, the size unknown
+        assert metrics.status_code == 200 and "person_search_gallery_size NaN" in metrics.text
 
 
 def test_hub_on_an_empty_fleet_names_its_collection(micro_bundle: Path, tmp_path: Path) -> None:
