@@ -254,7 +254,7 @@ def test_hub_compose_images_are_pinned() -> None:
     for name, image in images.items():
         repository, _, tag = image.rpartition(":")
         assert repository and tag and tag != "latest", f"{name}: {image} is not pinned to a version"
-    assert re.fullmatch(r"milvusdb/milvus:v2\.5\.\d+", images["milvus"])
+    assert re.fullmatch(r"milvusdb/milvus:v2\.6\.\d+", images["milvus"])  # Milvus's own compose file
     assert images["etcd"].startswith("quay.io/coreos/etcd:v3.5.")
     assert images["minio"].startswith("minio/minio:RELEASE.")
     assert images["hub"] == "person-search:cpu"
