@@ -86,7 +86,9 @@ class HubIndex:
                 from index.milvus_conn import connect
 
                 client = connect(self.fleet.uri or "", _secret(self.fleet.token), self.fleet.hub_timeout_s)
-                self._central = CentralCollection(client, self.model_id, self.dim).ensure()
+                central = CentralCollection(client, self.model_id, self.dim, ef_search=self.fleet.ef_search)
+                central.ensure().use_index(self.fleet.index_type)
+                self._central = central
             return self._central
 
     def _guard(self, call: Any) -> Any:

@@ -69,6 +69,10 @@ class FleetSettings(BaseModel):
     poll_s: float = Field(default=1.0, gt=0, le=60, description="outbox check interval when idle")
     max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait between retries")
     hub_timeout_s: float = Field(default=10.0, gt=0, le=300, description="per Milvus call")
+    index_type: Literal["FLAT", "HNSW"] = Field(
+        default="FLAT", description="hub: the central collection's vector index (HNSW for millions of rows)"
+    )
+    ef_search: int = Field(default=128, ge=1, le=32_768, description="hub: HNSW search beam width")
 
 
 class TowerBatching(BaseModel):

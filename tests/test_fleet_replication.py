@@ -158,3 +158,33 @@ def test_an_overlong_value_is_clipped_not_a_poison_row(milvus: LiteServer, tmp_p
     assert 1020 <= len(hit.fields["camera"].encode()) <= 1024
     assert len(central(milvus.uri).site_ids("long")) == 4
     edge.close()
+
+
+def test_hub_switches_the_central_index_to_hnsw_and_keeps_recall(milvus: LiteServer) -> None:
+    from service.fleet import HubIndex
+    from service.settings import FleetSettings
+
+    edge_side = CentralCollection(connect(milvus.uri), "hnsw-model", DIM).ensure()  # edges create FLAT
+    vectors = unit(77, 3000)
+    edge_side.upsert([
+        {**central_row_fields(i), "embedding": v.tolist()} for i, v in enumerate(vectors)
+    ])  # fmt: skip
+    hub = HubIndex(FleetSettings(uri=milvus.uri, index_type="HNSW", ef_search=64), "hnsw-model", DIM)
+    central = hub.central()
+    assert central.client.describe_index(central.name, "embedding")["index_type"] == "HNSW"
+    rows = {f"a:{i}": v for i, v in enumerate(vectors)}
+    found = 0
+    for q in unit(78, 20):
+        found += len({h.global_id for h in hub.search(q, 10, None, None)} & set(brute_force(q, rows, 10)))
+    assert found / 200 >= 0.95 and len(central) == 3000
+    central.use_index("HNSW")  # already HNSW: a no-op, the collection stays loaded
+    assert len(hub.search(unit(79, 1)[0], 5, None, ["a"])) == 5
+
+
+def central_row_fields(i: int) -> dict[str, object]:
+    """A minimal central row of site "a" without its embedding."""
+    return {
+        "gid": f"a:{i}", "site": "a", "local_id": i, "sha256": "0" * 64, "camera": None,
+        "captured_at": None, "captured_ts": None, "external_id": None, "metadata": {},
+        "image_url": f"http://a/gallery/{i}/image", "created_at": "2026-01-01T00:00:00+00:00",
+    }  # fmt: skip

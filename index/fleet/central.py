@@ -27,6 +27,7 @@ FIELDS = (
     "created_at",
 )
 MAX_SITE, MAX_TEXT = 64, 1024
+VECTOR_INDEXES: dict[str, dict[str, int]] = {"FLAT": {}, "HNSW": {"M": 32, "efConstruction": 200}}
 
 
 def global_id(site: str, local_id: int) -> str:
@@ -72,9 +73,21 @@ def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str
 class CentralCollection:
     """One model's fleet collection in Milvus: upsert, delete, filtered search."""
 
-    def __init__(self, client: MilvusClient, model_id: str, dim: int, prefix: str = "fleet") -> None:
-        self.client, self.model_id, self.dim = client, model_id, dim
+    def __init__(
+        self, client: MilvusClient, model_id: str, dim: int, prefix: str = "fleet", ef_search: int = 128
+    ) -> None:
+        self.client, self.model_id, self.dim, self.ef_search = client, model_id, dim, ef_search
         self.name = collection_name(prefix, model_id)
+
+    def _vector_index(self, index_type: str) -> Any:
+        """Index parameters for the embedding field: exact FLAT, or HNSW for large fleets on Milvus."""
+        if index_type not in VECTOR_INDEXES:
+            raise ValueError(f"vector index {index_type!r}: use one of {sorted(VECTOR_INDEXES)}")
+        index = self.client.prepare_index_params()
+        index.add_index(
+            field_name="embedding", index_type=index_type, metric_type="IP", params=VECTOR_INDEXES[index_type]
+        )
+        return index
 
     def ensure(self) -> CentralCollection:
         """Create the collection when missing, or check its model and dimension; returns self."""
@@ -90,11 +103,20 @@ class CentralCollection:
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("image_url", DataType.VARCHAR, max_length=4 * MAX_TEXT)
         schema.add_field("created_at", DataType.VARCHAR, max_length=64)
-        index = self.client.prepare_index_params()
-        index.add_index(field_name="embedding", index_type="FLAT", metric_type="IP")
+        index = self._vector_index("FLAT")
         index.add_index(field_name="site", index_type="INVERTED")
         ensure_collection(self.client, self.name, schema, index, self.model_id, self.dim)
         return self
+
+    def use_index(self, index_type: str) -> None:
+        """Make the vector index this type (the hub owns that choice), rebuilt in Milvus if it differs."""
+        if self.client.describe_index(self.name, "embedding").get("index_type") == index_type:
+            return
+        wanted = self._vector_index(index_type)
+        self.client.release_collection(self.name)
+        self.client.drop_index(self.name, "embedding")
+        self.client.create_index(self.name, wanted)
+        self.client.load_collection(self.name)
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace rows by global id (replays leave one copy)."""
@@ -126,7 +148,7 @@ class CentralCollection:
             limit=k,
             filter=fleet_expr(filters, sites),
             output_fields=list(FIELDS),
-            search_params={"metric_type": "IP", "params": dict(params or {})},
+            search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, k), **(params or {})}},
         )
         hits = [FleetHit(str(h["gid"]), float(h["distance"]), dict(h["entity"])) for h in answer[0]]
         return sorted(hits, key=lambda h: (-h.score, h.global_id))
