@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ FIELDS = (
     "created_at",
 )
 MAX_SITE, MAX_TEXT = 64, 1024
+MAX_JSON = 60_000  # metadata JSON bytes: Milvus documents a 65,536-byte JSON field limit (Lite skips it)
 VECTOR_INDEXES: dict[str, dict[str, int]] = {"FLAT": {}, "HNSW": {"M": 32, "efConstruction": 200}}
 
 
@@ -51,6 +53,13 @@ def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
     return text.encode()[:limit].decode(errors="ignore")
 
 
+def fleet_metadata(extra: dict[str, Any]) -> dict[str, Any]:
+    """The item's metadata, or a marker when it is too large for Milvus (the site keeps the full record)."""
+    if len(json.dumps(extra).encode()) <= MAX_JSON:
+        return dict(extra)
+    return {"_omitted": f"metadata over {MAX_JSON} bytes; the site holds it"}
+
+
 def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str) -> dict[str, Any]:
     """The central collection's row for one of a site's items."""
     captured = item.meta.captured_at
@@ -64,7 +73,7 @@ def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str
         "captured_at": captured.isoformat() if captured else None,
         "captured_ts": timestamp(captured) if captured else None,
         "external_id": clip(item.meta.external_id),
-        "metadata": dict(item.meta.extra),
+        "metadata": fleet_metadata(item.meta.extra),
         "image_url": clip(image_url, 4 * MAX_TEXT),
         "created_at": item.created_at.isoformat(),
     }
