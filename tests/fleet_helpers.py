@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from service_live import crop_bytes
@@ -56,6 +57,18 @@ def central_contents(uri: str) -> dict[str, np.ndarray]:
     rows = hub.client.query(hub.name, filter="", output_fields=["gid", "embedding"], limit=16_384)
     assert len(rows) == len(hub)
     return {r["gid"]: np.asarray(r["embedding"], np.float32) for r in rows}
+
+
+def bare_rows(site: str, vectors: np.ndarray) -> list[dict[str, Any]]:
+    """Minimal central rows of one site for these vectors (ids 0..n-1), written without an edge."""
+    return [
+        {
+            "gid": f"{site}:{i}", "site": site, "local_id": i, "embedding": v.tolist(), "sha256": "0" * 64,
+            "camera": None, "captured_at": None, "captured_ts": None, "external_id": None, "metadata": {},
+            "image_url": f"http://{site}/gallery/{i}/image", "created_at": "2026-01-01T00:00:00+00:00",
+        }
+        for i, v in enumerate(vectors)
+    ]  # fmt: skip
 
 
 def local_contents(gallery: Gallery, site: str) -> dict[str, np.ndarray]:

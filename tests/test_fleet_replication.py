@@ -16,6 +16,7 @@ import pytest
 from fleet_helpers import (
     DIM,
     add_items,
+    bare_rows,
     central,
     central_contents,
     local_contents,
@@ -169,9 +170,7 @@ def test_hub_switches_the_central_index_to_hnsw_and_keeps_recall(milvus: LiteSer
 
     edge_side = CentralCollection(connect(milvus.uri), "hnsw-model", DIM).ensure()  # edges create FLAT
     vectors = unit(77, 3000)
-    edge_side.upsert([
-        {**central_row_fields(i), "embedding": v.tolist()} for i, v in enumerate(vectors)
-    ])  # fmt: skip
+    edge_side.upsert(bare_rows("a", vectors))
     hub = HubIndex(FleetSettings(uri=milvus.uri, index_type="HNSW", ef_search=64), "hnsw-model", DIM)
     central = hub.central()
     assert central.client.describe_index(central.name, "embedding")["index_type"] == "HNSW"
@@ -182,12 +181,3 @@ def test_hub_switches_the_central_index_to_hnsw_and_keeps_recall(milvus: LiteSer
     assert found / 200 >= 0.95 and len(central) == 3000
     central.use_index("HNSW")  # already HNSW: a no-op, the collection stays loaded
     assert len(hub.search(unit(79, 1)[0], 5, None, ["a"])) == 5
-
-
-def central_row_fields(i: int) -> dict[str, object]:
-    """A minimal central row of site "a" without its embedding."""
-    return {
-        "gid": f"a:{i}", "site": "a", "local_id": i, "sha256": "0" * 64, "camera": None,
-        "captured_at": None, "captured_ts": None, "external_id": None, "metadata": {},
-        "image_url": f"http://a/gallery/{i}/image", "created_at": "2026-01-01T00:00:00+00:00",
-    }  # fmt: skip

@@ -142,6 +142,22 @@ class CentralCollection:
         """The local ids a site has in the collection, int64 [N]."""
         return column(self.client, self.name, "local_id", fleet_expr(None, [site]))
 
+    def sites(self) -> dict[str, int]:
+        """Rows per site, read through the whole collection (an operator's view, not a hot path)."""
+        iterator = self.client.query_iterator(self.name, batch_size=8192, filter="", output_fields=["site"])
+        counts: dict[str, int] = {}
+        while batch := iterator.next():
+            for row in batch:
+                counts[row["site"]] = counts.get(row["site"], 0) + 1
+        iterator.close()
+        return dict(sorted(counts.items()))
+
+    def drop_site(self, site: str) -> int:
+        """Delete every row of a site (a decommissioned or renamed one) -> rows deleted."""
+        gone = len(self.site_ids(site))
+        self.client.delete(self.name, filter=fleet_expr(None, [site]))
+        return gone
+
     def search(
         self,
         query: np.ndarray,

@@ -5,6 +5,7 @@ from service.cli import (
     data_cmds,  # noqa: F401  (registers its commands)
     demo_cmds,  # noqa: F401  (registers its commands)
     engine_cmds,  # noqa: F401  (registers its commands)
+    fleet_cmds,  # noqa: F401  (registers its commands)
     gallery_cmds,  # noqa: F401  (registers its commands)
     model_cmds,  # noqa: F401  (registers its commands)
     serve_cmds,  # noqa: F401  (registers its commands)
