@@ -35,6 +35,7 @@ def test_sites_counts_and_drop_site_removes_only_that_site(milvus: LiteServer, m
     dropped = runner.invoke(app, ["fleet", "drop-site", "cli-old", *args, "--yes"])
     assert dropped.exit_code == 0 and "deleted 5 rows of site cli-old" in dropped.stdout
     assert len(central.site_ids("cli-old")) == 0 and len(central.site_ids("cli-keep")) == 3
+    central.drop_site("cli-keep")  # leave the shared collection as other tests expect it
 
 
 def test_a_fleet_without_the_models_collection_is_a_clear_error(tmp_path: Path, micro_bundle: Path) -> None:
