@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
 
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def redacted(uri: str) -> str:
+    """A URI safe to show: any password in it replaced by ***."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
@@ -130,7 +140,7 @@ class HubIndex:
         except Exception:
             size, reachable = None, False
         return {
-            "uri": self.fleet.uri,
+            "uri": redacted(self.fleet.uri or ""),
             "reachable": reachable,
             "collection": self._central.name if self._central is not None else None,
             "count": size,

@@ -140,3 +140,10 @@ def test_hub_on_an_empty_fleet_names_its_collection(micro_bundle: Path, tmp_path
             milvus = http.get("/health").json()["milvus"]
             assert milvus["reachable"] and milvus["count"] == 0 and milvus["collection"].startswith("fleet_")
             assert http.post("/search", json={"text": QUERY}).json()["count"] == 0
+
+
+def test_health_never_shows_a_password_in_the_milvus_uri() -> None:
+    from service.fleet import redacted
+
+    assert redacted("http://root:s3cret@hub.example:19530") == "http://root:***@hub.example:19530"
+    assert redacted("http://hub.example:19530") == "http://hub.example:19530"
