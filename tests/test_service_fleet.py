@@ -147,3 +147,20 @@ def test_health_never_shows_a_password_in_the_milvus_uri() -> None:
 
     assert redacted("http://root:s3cret@hub.example:19530") == "http://root:***@hub.example:19530"
     assert redacted("http://hub.example:19530") == "http://hub.example:19530"
+
+
+def test_an_edge_served_from_a_milvus_lite_file(micro_bundle: Path, tmp_path: Path) -> None:
+    """index.backend=milvus with no URI keeps a Milvus Lite file in the data directory; SQLite stays the
+    record, so a restart serves the same ranking."""
+    settings = live_settings(micro_bundle, tmp_path, index={"backend": "milvus"})
+    with LiveServer(settings) as live, live.client() as http:
+        files = [("files", (f"m{s}.png", crop_bytes(500 + s))) for s in range(6)]
+        assert http.post("/gallery", files=files).status_code == 200
+        assert http.delete("/gallery/2").json()["deleted"]
+        first = http.get("/search", params={"q": QUERY, "k": 10}).json()
+        assert http.get("/health").json()["index_backend"] == "milvus"
+    assert (tmp_path / "milvus.db").exists() and first["count"] == 5
+    assert 2 not in [m["item"]["id"] for m in first["matches"]]
+    with LiveServer(settings) as live, live.client() as http:
+        again = http.get("/search", params={"q": QUERY, "k": 10}).json()
+    assert [m["item"]["id"] for m in again["matches"]] == [m["item"]["id"] for m in first["matches"]]
