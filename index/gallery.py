@@ -236,7 +236,7 @@ class Gallery:
             else:
                 wanted = {**self.search_params, **(params or {})}
                 if allowed is not None:
-                    wanted = filtered_params(wanted, len(self.index.store), len(allowed))
+                    wanted = filtered_params(wanted, self._count, len(allowed))
                 _, ids = self.index.store.search(q[None], k, allowed, wanted)
                 found = [int(i) for i in ids[0] if i >= 0]
                 if allowed is not None and len(found) < min(k, len(allowed)):
