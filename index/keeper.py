@@ -58,18 +58,21 @@ class IndexKeeper:
 
     def _build(self, cancel: threading.Event | None = None) -> VectorStore:
         if self.external is not None:
-            store = self.external()
-            reconcile(store, self.records, self.dim)
-            return store
+            return self._open_external()
         return build_store(self.records, self.dim, self.factory, self.use_gpu, cancel)
+
+    def _open_external(self) -> VectorStore:
+        """The store that persists on its own, brought up to date with SQLite."""
+        assert self.external is not None
+        store = self.external()
+        added, dropped = reconcile(store, self.records, self.dim)
+        self.opened_from = {"source": "external", "replayed": added, "dropped": dropped}
+        return store
 
     def _open(self) -> VectorStore:
         """Load the snapshot (or rebuild when it is unusable), then replay and drop what SQLite says."""
         if self.external is not None:
-            store = self.external()
-            added, dropped = reconcile(store, self.records, self.dim)
-            self.opened_from = {"source": "external", "replayed": added, "dropped": dropped}
-            return store
+            return self._open_external()
         remove_temporaries(self.path.parent)
         try:
             expect = {"model_id": self.model_id}
