@@ -74,6 +74,7 @@ class IndexKeeper:
         if self.external is not None:
             return self._open_external()
         remove_temporaries(self.path.parent)
+        store: VectorStore
         try:
             expect = {"model_id": self.model_id}
             store = FaissStore.load(self.path, self.dim, self.factory, expect, self.use_gpu)
