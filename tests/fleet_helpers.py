@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
-from service_live import crop_bytes
+from service_live import LiveServer, crop_bytes
 
 from index import Gallery, ItemMeta
 from index.fleet import CentralCollection, Replicator, replicate
@@ -44,6 +45,16 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def drained(server: LiveServer) -> dict[str, Any]:
+    """A live edge's fleet status once its outbox is empty (or after a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status: dict[str, Any] = httpx.get(f"{server.url}/health").json()["fleet"]
+        if status["pending"] == 0 or time.monotonic() > deadline:
+            return status
         time.sleep(0.05)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fleet_helpers import drained
 from service_live import LiveServer, assert_error_shape, crop_bytes, live_settings
 
 from index.fleet.lite_server import LiteServer, free_port
@@ -52,16 +53,6 @@ def hub(
     )
     with LiveServer(settings) as live:
         yield live
-
-
-def drained(server: LiveServer) -> dict[str, Any]:
-    """The edge's fleet status once its outbox is empty."""
-    deadline = time.monotonic() + 60
-    while True:
-        status: dict[str, Any] = httpx.get(f"{server.url}/health").json()["fleet"]
-        if status["pending"] == 0 or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
 
 
 def test_edges_report_backlog_and_drain(edges: dict[str, LiveServer]) -> None:

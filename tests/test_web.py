@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,16 +37,23 @@ def live(micro_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield server
 
 
-@pytest.fixture(scope="module")
-def page(live: LiveServer) -> Iterator[object]:
+@contextmanager
+def browser_page(url: str) -> Iterator[object]:
+    """A headless Chromium page opened at url."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
-        page.goto(live.url + "/")
+        page.goto(url)
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(live: LiveServer) -> Iterator[object]:
+    with browser_page(live.url + "/") as opened:
+        yield opened
 
 
 def test_type_a_description_and_see_ranked_results(page, tmp_path_factory: pytest.TempPathFactory) -> None:

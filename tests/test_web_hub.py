@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fleet_helpers import drained
 from service_live import LiveServer, crop_bytes, live_settings
-from test_web import ARGS, CHROMIUM
+from test_web import CHROMIUM, browser_page
 
 from index.fleet.lite_server import LiteServer, free_port
 
@@ -37,23 +37,15 @@ def hub(
     with edge, edge.client() as client:
         files = [("files", (f"p{s}.png", crop_bytes(s, size=(96, 32)))) for s in range(6)]
         assert client.post("/gallery", files=files, data={"camera": "door"}).status_code == 200
-        deadline = time.monotonic() + 60
-        while client.get("/health").json()["fleet"]["pending"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert drained(edge)["pending"] == 0
         with LiveServer(hub_settings) as live:
             yield live
 
 
 @pytest.fixture(scope="module")
 def page(hub: LiveServer) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
-        page.goto(hub.url + "/")
-        yield page
-        browser.close()
+    with browser_page(hub.url + "/") as opened:
+        yield opened
 
 
 def test_hub_page_searches_every_site_and_shows_their_images(page, hub: LiveServer) -> None:
