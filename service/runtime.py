@@ -92,7 +92,7 @@ class Runtime:
             )
             log.info("encoder: %s", self.encoder.describe())
             self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)
-            self.towers.warm_up(images=not hub)
+            self.towers.warm_up()
             if hub:
                 self.hub = HubIndex(self.settings.fleet, self.encoder.model_id, self.encoder.embed_dim)
             else:
@@ -127,8 +127,7 @@ class Runtime:
     def parts(self) -> tuple[Encoder, Towers, Gallery]:
         """Encoder, towers and gallery once ready; else 409 (model mismatch) or 503 (not ready)."""
         encoder, towers = self.serving()
-        if self.gallery is None:
-            raise ApiError(404, "this is a fleet hub: it has no gallery; upload and browse on the sites")
+        assert self.gallery is not None  # an edge's; a hub mounts no route that asks for it
         return encoder, towers, self.gallery
 
     def hub_parts(self) -> tuple[Encoder, Towers, HubIndex]:

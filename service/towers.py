@@ -12,6 +12,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from engine.encoder import Encoder
+from engine.graph_io import Tower
 from service.batcher import BatchResult, FollowUp, MicroBatcher, timed
 from service.settings import BatchingSettings
 
@@ -124,13 +125,13 @@ class Towers:
         rows = np.stack([r.row for r in results])  # (N, D)
         return rows, _batch_stages(results, (time.perf_counter() - start) * 1000.0)
 
-    def warm_up(self, images: bool = True) -> None:
-        """Run the towers at batch 1 and at their max batch so first requests pay no start-up cost."""
+    def warm_up(self) -> None:
+        """Run the loaded towers at batch 1 and at their max batch so first requests pay no start-up cost."""
         h, w = self.encoder.spec.image_size
         words = "a person in a red jacket and blue jeans carrying a black bag"
         for n in sorted({1, self.text.max_batch}):
             self._encode_texts([words] * n)
-        for n in sorted({1, self.image.max_batch}) if images else ():
+        for n in sorted({1, self.image.max_batch}) if Tower.IMAGE in self.encoder.towers else ():
             self._encode_pixels([np.zeros((3, h, w), np.float32)] * n)
 
     def stop(self) -> None:
