@@ -53,6 +53,7 @@ async def _search_fleet(runtime: Runtime, request: SearchRequest, start: float) 
         hits, stages, cached = await towers.search_text(
             request.text, lambda query: hub.search(query, request.top_k, filters, sites)
         )
+        size = hub.size()  # cached for seconds; inside the guard, since it may ask Milvus
     except ModelMismatchError as exc:
         raise ApiError(409, str(exc)) from exc
     except ApiError:
@@ -65,7 +66,7 @@ async def _search_fleet(runtime: Runtime, request: SearchRequest, start: float) 
         SearchMatch(rank=rank, score=round(h.score, 6), item=fleet_item(h, encoder.model_id))
         for rank, h in enumerate(kept, 1)
     ]
-    return _results(runtime, request, start, (matches, stages, cached), encoder.model_id, hub.size())
+    return _results(runtime, request, start, (matches, stages, cached), encoder.model_id, size)
 
 
 def fleet_item(hit: FleetHit, model_id: str) -> GalleryItemPublic:
