@@ -63,14 +63,19 @@ def count(client: MilvusClient, name: str) -> int:
     return int(rows[0]["count(*)"])
 
 
-def column(client: MilvusClient, name: str, field: str, expr: str = "") -> np.ndarray:
-    """Every value of an int64 field over the rows matching expr, int64 [N] (paged, any size)."""
+def column(client: MilvusClient, name: str, field: str, expr: str = "") -> list[Any]:
+    """Every value of one field over the rows matching expr (paged, any collection size)."""
     iterator = client.query_iterator(name, batch_size=8192, filter=expr, output_fields=[field])
-    out: list[int] = []
+    out: list[Any] = []
     while batch := iterator.next():
-        out += [int(row[field]) for row in batch]
+        out += [row[field] for row in batch]
     iterator.close()
-    return np.array(out, np.int64)
+    return out
+
+
+def id_column(client: MilvusClient, name: str, field: str, expr: str = "") -> np.ndarray:
+    """An int64 field's values over the rows matching expr, int64 [N]."""
+    return np.array(column(client, name, field, expr), np.int64)
 
 
 def literal(value: str | float | bool) -> str:

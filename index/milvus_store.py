@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
-from index.milvus_conn import collection_name, column, connect, count, ensure_collection
+from index.milvus_conn import collection_name, connect, count, ensure_collection, id_column
 
 ALLOWED_CHUNK = 16_384  # ids per `id in [...]` expression; larger allow-lists are searched in parts
 WRITE_CHUNK = 2_000  # rows per insert call (gRPC messages stay well under their size limit)
@@ -93,7 +93,7 @@ class MilvusStore:
 
     def ids(self) -> np.ndarray:
         """Every id in the collection, int64 [N]."""
-        return column(self.client, self.name, "id")
+        return id_column(self.client, self.name, "id")
 
     def __len__(self) -> int:
         return count(self.client, self.name)

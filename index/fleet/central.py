@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from index.fleet.filters import fleet_expr
-from index.milvus_conn import collection_name, column, count, ensure_collection
+from index.milvus_conn import collection_name, column, count, ensure_collection, id_column
 from index.rows import timestamp
 from index.types import GalleryItem, SearchFilters
 
@@ -140,17 +141,11 @@ class CentralCollection:
 
     def site_ids(self, site: str) -> np.ndarray:
         """The local ids a site has in the collection, int64 [N]."""
-        return column(self.client, self.name, "local_id", fleet_expr(None, [site]))
+        return id_column(self.client, self.name, "local_id", fleet_expr(None, [site]))
 
     def sites(self) -> dict[str, int]:
         """Rows per site, read through the whole collection (an operator's view, not a hot path)."""
-        iterator = self.client.query_iterator(self.name, batch_size=8192, filter="", output_fields=["site"])
-        counts: dict[str, int] = {}
-        while batch := iterator.next():
-            for row in batch:
-                counts[row["site"]] = counts.get(row["site"], 0) + 1
-        iterator.close()
-        return dict(sorted(counts.items()))
+        return dict(sorted(Counter(column(self.client, self.name, "site")).items()))
 
     def drop_site(self, site: str) -> int:
         """Delete every row of a site (a decommissioned or renamed one) -> rows deleted."""
