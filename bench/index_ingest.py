@@ -25,7 +25,7 @@ from PIL import Image
 from engine import load_encoder
 from engine.encoder import Encoder
 from index import Gallery, ItemMeta
-from service.cli.gallery_ingest import ingest_files
+from service.folder_ingest import ingest_files
 
 
 def make_bundle(arch: str, directory: Path) -> Path:

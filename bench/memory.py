@@ -35,9 +35,9 @@ LAUNCH = (
     "import sys\n"
     "if sys.argv[1] == 'torch':\n"
     "    import torch  # noqa: F401\n"
-    "from service.cli import main\n"
+    "import runpy\n"
     "sys.argv = ['person-search', *sys.argv[2:]]\n"
-    "main()\n"
+    "runpy.run_module('cli', run_name='__main__')\n"
 )
 IMPORTS_ONLY = (
     "import sys, json, psutil\n"

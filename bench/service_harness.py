@@ -155,8 +155,8 @@ def service_args(
 ) -> list[str]:
     """`person-search serve` as a subprocess command line."""
     return [
-        "-c",
-        "from service.cli import main; main()",
+        "-m",
+        "cli",
         "serve",
         "--bundle", str(bundle),
         "--data-dir", str(data_dir),

@@ -242,7 +242,7 @@ def test_a_child_that_runs_too_long_is_recorded_not_fatal(tmp_path: Path) -> Non
 
 
 def test_cli_refuses_conflicting_or_unknown_options() -> None:
-    from service.cli import app
+    from cli import app
 
     runner = CliRunner()
     both = runner.invoke(app, ["bench", "--quick", "--full"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from service_live import LiveServer, live_settings
 
+from cli import demo_stages as stages
 from engine.spec import ModelSpec
-from service.cli import demo_stages as stages
 
 
 def test_synthesise_twice_reuses_the_first_run(tmp_path: Path) -> None:

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli import app
 from engine import Backend, load_encoder
 from engine.bundle import load_bundle
 from engine.tokenizer import Tokenizer
 from engine.towers import ImageTower, TextTower
-from service.cli import app
 
 TEXTS = [
     "a man in a grey hoodie, blue jeans and white sneakers carrying a black backpack",

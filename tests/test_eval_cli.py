@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from service.cli.app import app
+from cli.app import app
 from training.synth import generate
 
 

@@ -14,6 +14,7 @@ import torch
 from onnx import helper
 from typer.testing import CliRunner
 
+from cli import app
 from engine import export as export_module
 from engine import onnx_towers
 from engine.bundle import load_bundle, save_bundle
@@ -31,7 +32,6 @@ from engine.parity import (
 )
 from engine.spec import ModelSpec
 from engine.towers import TextTower
-from service.cli import app
 
 
 def _dims(value: onnx.ValueInfoProto) -> list[int | str]:

@@ -9,11 +9,11 @@ import numpy as np
 from fleet_helpers import bare_rows
 from typer.testing import CliRunner
 
+from cli import app
 from engine.spec import ModelSpec
 from index.fleet import CentralCollection
 from index.fleet.lite_server import LiteServer
 from index.milvus_conn import connect
-from service.cli import app
 
 
 def rows(site: str, n: int, dim: int) -> list[dict[str, Any]]:

@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli import app
 from engine.bundle import save_bundle
 from engine.model import build_model
 from engine.spec import ModelSpec
 from index import stored_model
-from service.cli import app
 
 runner = CliRunner()
 

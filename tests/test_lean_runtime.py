@@ -26,7 +26,7 @@ SERVING_PATH = (
     "engine.loader",
     "index",
     "service.app",
-    "service.cli",  # `person-search serve` and `build-engine` load every subcommand module
+    "cli",  # `person-search serve` and `build-engine` load every subcommand module
     "deploy.__main__",
 )
 IMAGE_EXTRAS = ("faiss-cpu", "person-search")  # installed beside docker/requirements-serve.txt

@@ -32,7 +32,7 @@ def test_invalid_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_serve_refuses_a_directory_that_is_not_a_bundle(tmp_path: Path) -> None:
-    from service.cli import app
+    from cli import app
 
     result = CliRunner(env={"COLUMNS": "400"}).invoke(
         app, ["serve", "--bundle", str(tmp_path), "--port", "0"]

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli.app import app
 from engine.tokenizer import Tokenizer
-from service.cli.app import app
 from training.synth import generate
 from training.synth.attributes import sample_person
 from training.synth.generate import assign_splits

@@ -8,8 +8,8 @@ from pathlib import Path
 from train_helpers import tiny_dataset, write_reid_raw
 from typer.testing import CliRunner
 
+from cli.app import app
 from engine.spec import ModelSpec
-from service.cli.app import app
 
 
 def test_train_from_scratch_then_probe(tmp_path: Path) -> None:

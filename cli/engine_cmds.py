@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 
 def _wait_ready(base_url: str, timeout_s: float = 120.0) -> bool:
@@ -63,7 +63,7 @@ def demo(
     serve: Annotated[bool, typer.Option(help="start the server at the end")] = True,
 ) -> None:
     """Synthesise, pretrain, LoRA-tune, export, index and serve: everything offline, reusing earlier runs."""
-    from service.cli import demo_stages as stages
+    from cli import demo_stages as stages
 
     paths, plan, echo = stages.DemoPaths(workdir.resolve()), stages.DemoPlan(), typer.echo
     try:

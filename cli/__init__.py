@@ -1,6 +1,6 @@
 """The `person-search` command line: one Typer app, one module of subcommands per area."""
 
-from service.cli import (
+from cli import (
     bench_cmds,  # noqa: F401  (registers its commands)
     data_cmds,  # noqa: F401  (registers its commands)
     demo_cmds,  # noqa: F401  (registers its commands)
@@ -11,7 +11,7 @@ from service.cli import (
     serve_cmds,  # noqa: F401  (registers its commands)
     train_cmds,  # noqa: F401  (registers its commands)
 )
-from service.cli.app import app
+from cli.app import app
 
 
 def main() -> None:

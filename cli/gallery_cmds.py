@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -50,7 +50,7 @@ def ingest(
     from tqdm import tqdm
 
     from engine import load_encoder
-    from service.cli.gallery_ingest import collect_files, ingest_files
+    from service.folder_ingest import collect_files, ingest_files
 
     try:
         files = collect_files(sources)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 
 class DomainChoice(StrEnum):

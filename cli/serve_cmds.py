@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 if TYPE_CHECKING:
     from index.fleet import CentralCollection

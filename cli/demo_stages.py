@@ -112,7 +112,7 @@ def ingest(bundle: Path, paths: DemoPaths, echo: Echo) -> int:
 
     from engine import load_encoder
     from index import Gallery
-    from service.cli.gallery_ingest import ingest_files
+    from service.folder_ingest import ingest_files
     from training.data import load_dataset
 
     test = load_dataset(paths.target).split("test")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 
 def _config(source: Path | None, from_scratch: bool, changes: dict[str, Any], lora: dict[str, Any]) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.app import app
+from cli.app import app
 
 CACHE = Path.home() / ".cache" / "person-search" / "bench"
 

@@ -1,0 +1,41 @@
+"""The dependency direction of DESIGN.md, read from the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("cli", "service", "index", "engine", "training", "bench", "deploy")
+# What each package may not import (directly or lazily inside a function).
+FORBIDDEN = {
+    "service": {"cli", "training", "bench"},
+    "index": {"cli", "service", "engine", "training", "bench", "deploy"},
+    "engine": {"cli", "service", "index", "training", "bench", "deploy"},
+    "training": {"cli", "service", "index", "bench", "deploy"},
+    "deploy": {"cli", "training", "bench"},
+    "bench": {"cli"},
+}
+
+
+def _imported_tops(path: Path) -> set[str]:
+    """Top-level packages of this repository that one file imports, anywhere in it."""
+    tops: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            tops |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.add(node.module.split(".")[0])
+    return tops & set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_follow_the_design(package: str) -> None:
+    offences = [
+        f"{path.relative_to(REPO)} imports {sorted(_imported_tops(path) & FORBIDDEN[package])}"
+        for path in sorted((REPO / package).rglob("*.py"))
+        if _imported_tops(path) & FORBIDDEN[package]
+    ]
+    assert not offences, "\n".join(offences)
