@@ -10,8 +10,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+PORT ?= 8000
+
 demo: $(STAMP)
-	$(VENV)/bin/person-search demo
+	$(VENV)/bin/person-search demo --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

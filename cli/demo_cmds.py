@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +13,12 @@ import typer
 from cli.app import app
 
 
-def _wait_ready(base_url: str, timeout_s: float = 120.0) -> bool:
-    """Poll /health until the service says it is ready (encoders warmed up)."""
+def _wait_ready(base_url: str, alive: Callable[[], bool], timeout_s: float = 120.0) -> bool:
+    """Poll /health until the service says it is ready (encoders warmed up), while its thread lives."""
     import httpx
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             if httpx.get(f"{base_url}/health", timeout=2.0).json().get("ready"):
                 return True
@@ -26,8 +28,30 @@ def _wait_ready(base_url: str, timeout_s: float = 120.0) -> bool:
     return False
 
 
-def _serve(bundle: Path, gallery: Path, host: str, port: int, banner: list[str]) -> None:
-    """Run uvicorn in a thread, print the banner once ready, stop cleanly on Ctrl-C."""
+def bind_port(host: str, port: int) -> socket.socket:
+    """The listening socket the demo serves on, or a clear error naming the port and how to pick another.
+
+    Binding here, before uvicorn starts, means the readiness check can only ever reach this server.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        typer.echo(
+            f"error: cannot serve on {host}:{port}: {err.strerror or err}. Another program may hold the "
+            f"port; pick another with `person-search demo --port 8010` (or `make demo PORT=8010`).",
+            err=True,
+        )
+        raise typer.Exit(1) from err
+    sock.listen(2048)
+    return sock
+
+
+def serve_on(sock: socket.socket, bundle: Path, gallery: Path, banner: list[str]) -> None:
+    """Run uvicorn in a thread on the demo's socket, print the banner once it answers, stop on Ctrl-C."""
     import threading
 
     import uvicorn
@@ -35,17 +59,23 @@ def _serve(bundle: Path, gallery: Path, host: str, port: int, banner: list[str])
     from service.app import create_app
     from service.settings import IndexSettings, ModelSettings, ServerSettings, Settings
 
+    host, port = sock.getsockname()[:2]
     settings = Settings(
         model=ModelSettings(bundle=bundle),
         index=IndexSettings(data_dir=gallery),
         server=ServerSettings(host=host, port=port),
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
     try:
-        if not _wait_ready(f"http://{host}:{port}"):
-            typer.echo(f"the server on {host}:{port} did not become ready; see its log above", err=True)
+        if not _wait_ready(f"http://{host}:{port}", thread.is_alive):
+            typer.echo(
+                f"error: the server on {host}:{port} did not become ready; see its log above", err=True
+            )
+            server.should_exit = True
+            thread.join(10)
+            raise typer.Exit(1)
         typer.echo("\n".join(banner))
         while thread.is_alive():
             thread.join(0.5)
@@ -53,6 +83,8 @@ def _serve(bundle: Path, gallery: Path, host: str, port: int, banner: list[str])
         typer.echo("\nstopping the server")
         server.should_exit = True
         thread.join(10)
+    finally:
+        sock.close()
 
 
 @app.command()
@@ -66,6 +98,7 @@ def demo(
     from cli import demo_stages as stages
 
     paths, plan, echo = stages.DemoPaths(workdir.resolve()), stages.DemoPlan(), typer.echo
+    sock = bind_port(host, port) if serve else None  # fail before minutes of training, not after
     try:
         echo("[1/6] synthetic persons: source and target domains")
         stages.synthesise(paths, plan, echo)
@@ -93,8 +126,8 @@ def demo(
         *(f"  {line}" for line in stages.curl_examples(base_url, sample)),
         "Ctrl-C stops the server.",
     ]
-    if not serve:
+    if sock is None:
         echo("\n".join(banner[:5]))
         return
     echo(f"[6/6] serving on {base_url}")
-    _serve(tuned, paths.gallery, host, port, banner)
+    serve_on(sock, tuned, paths.gallery, banner)

@@ -1,36 +1,68 @@
-"""`person-search ingest`, `reindex` and `search`: the gallery from the command line."""
+"""`person-search ingest`, `reindex` and `search`: the gallery from the command line.
+
+Each builds the same Settings as `serve` (environment, then flags), so it loads the bundle on the same
+backend, precision, device and threads, and opens the same gallery (FAISS or Milvus, fleet outbox).
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
 from cli.app import app
+from cli.settings_flags import (
+    BackendFlag,
+    BundleFlag,
+    DataDirFlag,
+    DeviceFlag,
+    FactoryFlag,
+    IndexBackendFlag,
+    MilvusUriFlag,
+    PrecisionFlag,
+    ThreadsFlag,
+    require_bundle,
+    require_data_dir,
+    settings_from_flags,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
 
+    from engine import Encoder
     from index import Gallery
-
-ModelOpt = Annotated[Path, typer.Option("--model", help="model bundle directory")]
-DataOpt = Annotated[Path, typer.Option("--data", help="gallery data directory")]
-BackendOpt = Annotated[str, typer.Option(help="auto, tensorrt, onnxruntime or torch")]
-FactoryOpt = Annotated[
-    str | None, typer.Option(help="FAISS factory string (default: what the gallery uses, else Flat)")
-]
+    from service.settings import Settings
 
 
-def _open_gallery(data: Path, model_id: str, dim: int, factory: str | None) -> Gallery:
-    """Open the gallery, turning a model mismatch into a clear CLI error (exit code 2)."""
-    from index import Gallery, ModelMismatchError, snapshot_factory
+def _settings(given: dict[str, object]) -> Settings:
+    """The serve Settings for a gallery command: a bundle and an explicitly named data directory."""
+    settings = settings_from_flags(given)
+    require_bundle(settings)
+    require_data_dir(settings)
+    return settings
+
+
+def _encoder(settings: Settings, batch_size: int) -> Encoder:
+    """The configured encoder, or a usage error saying why it cannot load here."""
+    from service.components import encoder_from_settings
 
     try:
-        return Gallery.open(data, model_id, dim, factory or snapshot_factory(data) or "Flat")
+        return encoder_from_settings(settings, max_batch=batch_size)
+    except (RuntimeError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
+def _open_gallery(settings: Settings, encoder: Encoder) -> Gallery:
+    """Open the gallery as serve would, turning a model mismatch into a clear CLI error (exit code 2)."""
+    from index import ModelMismatchError
+    from service.components import gallery_from_settings
+
+    try:
+        return gallery_from_settings(settings, encoder)
     except ModelMismatchError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
@@ -39,33 +71,41 @@ def _open_gallery(data: Path, model_id: str, dim: int, factory: str | None) -> G
 @app.command()
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="image folders, files or glob patterns")],
-    model: ModelOpt,
-    data: DataOpt,
+    model: BundleFlag = None,
+    data: DataDirFlag = None,
     camera: Annotated[str | None, typer.Option(help="camera name recorded with every image")] = None,
     batch_size: Annotated[int, typer.Option(help="images per encoder batch")] = 32,
-    backend: BackendOpt = "auto",
-    factory: FactoryOpt = None,
+    backend: BackendFlag = None,
+    precision: PrecisionFlag = None,
+    device: DeviceFlag = None,
+    threads: ThreadsFlag = None,
+    factory: FactoryFlag = None,
+    index_backend: IndexBackendFlag = None,
+    milvus_uri: MilvusUriFlag = None,
 ) -> None:
     """Add a folder (or files, or glob patterns) of person crops to the gallery; re-run to resume."""
     from tqdm import tqdm
 
-    from engine import load_encoder
     from service.folder_ingest import collect_files, ingest_files
 
+    settings = _settings({**locals(), "bundle": model, "data_dir": data})
     try:
         files = collect_files(sources)
     except FileNotFoundError as err:
         raise typer.BadParameter(str(err)) from err
-    encoder = load_encoder(model, backend=backend, max_batch=batch_size)
+    encoder = _encoder(settings, batch_size)
     with (
-        _open_gallery(data, encoder.model_id, encoder.embed_dim, factory) as gallery,
+        _open_gallery(settings, encoder) as gallery,
         tqdm(total=len(files), unit="img", desc="ingest") as bar,
     ):
         summary = ingest_files(files, encoder, gallery, camera, batch_size, progress=bar.update)
         size = len(gallery)
     for line in summary.lines():
         typer.echo(line)
-    typer.echo(f"gallery {data}: {size} items, model {encoder.model_id}")
+    typer.echo(
+        f"gallery {settings.index.data_dir}: {size} items, model {encoder.model_id} "
+        f"({encoder.backend} {encoder.precision} on {encoder.device})"
+    )
 
 
 def _decode_all(blobs: Sequence[bytes]) -> list[Image.Image]:
@@ -77,59 +117,72 @@ def _decode_all(blobs: Sequence[bytes]) -> list[Image.Image]:
 
 @app.command()
 def reindex(
-    model: ModelOpt,
-    data: DataOpt,
+    model: BundleFlag = None,
+    data: DataDirFlag = None,
     batch_size: Annotated[int, typer.Option(help="images per encoder batch")] = 32,
-    backend: BackendOpt = "auto",
-    factory: FactoryOpt = None,
+    backend: BackendFlag = None,
+    precision: PrecisionFlag = None,
+    device: DeviceFlag = None,
+    threads: ThreadsFlag = None,
+    factory: FactoryFlag = None,
+    index_backend: IndexBackendFlag = None,
+    milvus_uri: MilvusUriFlag = None,
 ) -> None:
     """Re-encode every stored image with this model and switch the gallery to it (resumable)."""
     from tqdm import tqdm
 
-    from engine import load_encoder
     from index import pending, stored_model
     from index import reindex as reindex_gallery
 
-    stored = stored_model(data)
+    settings = _settings({**locals(), "bundle": model, "data_dir": data})
+    data_dir = require_data_dir(settings)
+    stored = stored_model(data_dir)
     if stored is None:
-        raise typer.BadParameter(f"no gallery at {data}", param_hint="--data")
-    encoder = load_encoder(model, backend=backend, max_batch=batch_size)
+        raise typer.BadParameter(f"no gallery at {data_dir}", param_hint="--data")
+    encoder = _encoder(settings, batch_size)
     if stored[0] == encoder.model_id:
-        typer.echo(f"gallery {data} is already encoded with model {encoder.model_id}; nothing to do")
+        typer.echo(f"gallery {data_dir} is already encoded with model {encoder.model_id}; nothing to do")
         return
-    with tqdm(total=pending(data, encoder.model_id), unit="img", desc="reindex") as bar:
+    with tqdm(total=pending(data_dir, encoder.model_id), unit="img", desc="reindex") as bar:
         done = reindex_gallery(
-            data,
+            data_dir,
             encoder.model_id,
             encoder.embed_dim,
             lambda blobs: encoder.encode_images(_decode_all(blobs)),
             batch_size,
             progress=bar.update,
         )
-    with _open_gallery(data, encoder.model_id, encoder.embed_dim, factory) as gallery:
+    with _open_gallery(settings, encoder) as gallery:
         size = len(gallery)
-    typer.echo(f"re-encoded {done} images: gallery {data} ({size} items) now uses model {encoder.model_id}")
+    typer.echo(
+        f"re-encoded {done} images: gallery {data_dir} ({size} items) now uses model {encoder.model_id}"
+    )
 
 
 @app.command()
 def search(
     text: Annotated[str, typer.Argument(help="description of the person")],
-    model: ModelOpt,
-    data: DataOpt,
+    model: BundleFlag = None,
+    data: DataDirFlag = None,
     k: Annotated[int, typer.Option("-k", "--top-k", help="how many results")] = 10,
     camera: Annotated[list[str] | None, typer.Option(help="only these cameras (repeatable)")] = None,
     min_score: Annotated[float | None, typer.Option(help="drop results below this cosine")] = None,
-    backend: BackendOpt = "auto",
-    factory: FactoryOpt = None,
+    backend: BackendFlag = None,
+    precision: PrecisionFlag = None,
+    device: DeviceFlag = None,
+    threads: ThreadsFlag = None,
+    factory: FactoryFlag = None,
+    index_backend: IndexBackendFlag = None,
+    milvus_uri: MilvusUriFlag = None,
 ) -> None:
     """Print the gallery items that best match a description, best first."""
-    from engine import load_encoder
     from index import SearchFilters
 
-    encoder = load_encoder(model, backend=backend)
+    settings = _settings({**locals(), "bundle": model, "data_dir": data})
+    encoder = _encoder(settings, 1)
     filters = SearchFilters(cameras=frozenset(camera)) if camera else None
     query = np.asarray(encoder.encode_texts([text])[0])
-    with _open_gallery(data, encoder.model_id, encoder.embed_dim, factory) as gallery:
+    with _open_gallery(settings, encoder) as gallery:
         hits = gallery.search(query, k, filters=filters, min_score=min_score)
         rows = [(h, gallery.image_file(h.item.id)) for h in hits]
     if not rows:

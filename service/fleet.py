@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from index import Gallery, SearchFilters
+from index import Gallery, SearchFilters, snapshot_factory
 from service.settings import FleetSettings, IndexSettings, Settings
 
 if TYPE_CHECKING:
@@ -36,9 +36,12 @@ def redacted(uri: str) -> str:
 def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
     """The edge's gallery: FAISS or a Milvus collection serving search, queuing for the fleet if a site."""
     index: IndexSettings = settings.index
+    if index.data_dir is None:
+        raise ValueError("no gallery directory configured (--data-dir or PERSON_SEARCH_INDEX__DATA_DIR)")
+    data_dir = index.data_dir
     store = None
     if index.backend == "milvus":
-        uri = index.milvus_uri or str(index.data_dir / "milvus.db")
+        uri = index.milvus_uri or str(data_dir / "milvus.db")
         token, name = _secret(index.milvus_token), index.milvus_collection
 
         def store(model: str, size: int) -> MilvusStore:
@@ -47,10 +50,10 @@ def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
             return MilvusStore.open(uri, model, size, token, name)
 
     return Gallery.open(
-        index.data_dir,
+        data_dir,
         model_id,
         dim,
-        factory=index.factory,
+        factory=index.factory or snapshot_factory(data_dir) or "Flat",
         near_duplicate_cosine=index.near_duplicate_cosine,
         use_gpu=index.use_gpu,
         vector_store=store,

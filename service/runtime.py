@@ -13,8 +13,9 @@ import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from engine import Encoder, load_encoder
+from engine import Encoder
 from engine.graph_io import Tower
+from service.components import encoder_from_settings, gallery_from_settings
 from service.errors import ApiError
 from service.latency import LatencyTracker
 from service.metrics import Metrics
@@ -73,30 +74,19 @@ class Runtime:
     def _load(self) -> None:
         """Load the encoder, open the gallery, warm up; record failures instead of raising."""
         from index import ModelMismatchError
-        from service.fleet import HubIndex, open_gallery, start_replication  # pymilvus only when used
+        from service.fleet import HubIndex, start_replication  # pymilvus only when used
 
-        model = self.settings.model
         hub = self.settings.server.role == "hub"
         try:
-            if model.bundle is None:
-                raise ValueError("no model bundle configured (--bundle or PERSON_SEARCH_MODEL__BUNDLE)")
-            biggest = max(self.settings.batching.text.max_batch, self.settings.batching.image.max_batch)
-            self.encoder = load_encoder(
-                model.bundle,
-                model.backend,
-                model.precision,
-                model.device,
-                biggest,
-                threads=model.threads,
-                towers={Tower.TEXT} if hub else None,  # a hub only encodes descriptions
-            )
+            # a hub only encodes descriptions
+            self.encoder = encoder_from_settings(self.settings, towers={Tower.TEXT} if hub else None)
             log.info("encoder: %s", self.encoder.describe())
             self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)
             self.towers.warm_up()
             if hub:
                 self.hub = HubIndex(self.settings.fleet, self.encoder.model_id, self.encoder.embed_dim)
             else:
-                self.gallery = open_gallery(self.settings, self.encoder.model_id, self.encoder.embed_dim)
+                self.gallery = gallery_from_settings(self.settings, self.encoder)
                 self.replicator = start_replication(self.settings.fleet, self.gallery)
         except ModelMismatchError as exc:
             self.phase, self.error = Phase.MISMATCH, str(exc)
@@ -174,7 +164,7 @@ class Runtime:
             "requested_backend": str(self.settings.model.backend),
             "encoder": described,
             "gallery_size": len(self.gallery) if self.gallery is not None else None,
-            "index_factory": self.settings.index.factory,
+            "index_factory": self.gallery.factory if self.gallery is not None else None,
             "index_backend": self.settings.index.backend,
             "fleet": self.replicator.status() if self.replicator is not None else None,
             "milvus": milvus,

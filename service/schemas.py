@@ -241,7 +241,7 @@ class Health(BaseModel):
         description="everything the encoder reports (providers, threads, plan...)"
     )
     gallery_size: int | None
-    index_factory: str
+    index_factory: str | None
     index_backend: Literal["faiss", "milvus"]
     fleet: dict[str, Any] | None = Field(
         default=None, description="edge with a site id: replication backlog (pending, oldest_age_s, ...)"

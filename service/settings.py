@@ -37,8 +37,12 @@ class ModelSettings(BaseModel):
 class IndexSettings(BaseModel):
     """Where the gallery lives and how it is indexed."""
 
-    data_dir: Path = Path("data/gallery")
-    factory: str = Field(default="Flat", description="FAISS index factory string")
+    data_dir: Path | None = Field(
+        default=None, description="gallery directory (SQLite record, crops, index); an edge must name one"
+    )
+    factory: str | None = Field(
+        default=None, description="FAISS index factory string; None: what the gallery last used, else Flat"
+    )
     near_duplicate_cosine: float | None = Field(default=None, ge=-1.0, le=1.0)
     use_gpu: bool = True
     backend: Literal["faiss", "milvus"] = Field(

@@ -120,7 +120,7 @@ async def get_image(runtime: RuntimeDep, item_id: ItemId) -> FileResponse:
     """The stored image, as uploaded; served only from inside the data directory."""
     _, _, gallery = runtime.parts()
     path = await run_in_threadpool(gallery.image_file, item_id)
-    root = runtime.settings.index.data_dir.resolve()
+    root = gallery.data_dir.resolve()
     if path is None or not path.resolve().is_relative_to(root) or not path.is_file():
         raise ApiError(404, f"no image for gallery item {item_id}", field="item_id")
     with path.open("rb") as handle:
