@@ -1,0 +1,200 @@
+"""One camera end to end: read frames, detect people in batches, track them, hand finished tracks on.
+
+Decoding runs in its own thread ahead of detection (a short queue between them), so the slower of the
+two sets the pace. A network stream that drops is reopened with capped exponential backoff; a file or
+a folder is read once, and its open tracks are handed on when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from cameras.sources import SourceError, SourceKind, SourceOptions, kind_of, read
+from cameras.tracking import CameraTracker, TrackingOptions
+from cameras.types import Frame, PersonDetector, Track
+
+log = logging.getLogger(__name__)
+TrackSink = Callable[[Track], None]
+_END = object()
+
+
+@dataclass
+class CameraStats:
+    """What /cameras and /health show for one camera."""
+
+    connected: bool = False
+    frames_in: int = 0  # frames handed on by the source (after fps thinning)
+    frames_out: int = 0  # frames through the detector and tracker
+    tracks: int = 0  # finished tracks handed on
+    crops: int = 0  # crops in those tracks
+    open_tracks: int = 0
+    reconnects: int = 0
+    last_error: str | None = None
+    _times: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+
+    def fps_out(self) -> float:
+        """Frames per second through the detector, over the last 50."""
+        if len(self._times) < 2:
+            return 0.0
+        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-9)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a camera runs: detector batch, read-ahead, reconnect backoff."""
+
+    batch: int = 4
+    read_ahead: int = 16
+    min_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+
+
+class CameraRunner:
+    """Runs one camera until its source ends (files) or `stop` is set (streams reconnect meanwhile)."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        detector: PersonDetector,
+        sink: TrackSink,
+        source: SourceOptions = SourceOptions(),
+        tracking: TrackingOptions = TrackingOptions(),
+        run: RunOptions = RunOptions(),
+    ) -> None:
+        self.name, self.url, self.detector, self.sink = name, url, detector, sink
+        self.source, self.run_options = source, run
+        self.tracker = CameraTracker(name, tracking)
+        self.stats = CameraStats()
+        self.kind = kind_of(url)
+
+    def run(self, stop: threading.Event) -> None:
+        """Read, detect and track until the source ends or `stop` is set; raises SourceError for files."""
+        backoff = self.run_options.min_backoff_s
+        try:
+            while not stop.is_set():
+                try:
+                    seen = self._pass(stop)
+                except SourceError as err:
+                    self.stats.connected, self.stats.last_error = False, str(err)
+                    if self.kind is not SourceKind.NETWORK:
+                        raise
+                    log.warning("camera %s: %s; retrying in %.1fs", self.name, err, backoff)
+                    seen = 0
+                if self.kind is not SourceKind.NETWORK:
+                    return
+                backoff = (
+                    self.run_options.min_backoff_s
+                    if seen
+                    else min(backoff * 2, self.run_options.max_backoff_s)
+                )
+                self.stats.reconnects += 1
+                stop.wait(backoff * random.uniform(0.8, 1.2))
+        finally:
+            self._hand_on(self.tracker.flush())
+            self.stats.open_tracks = 0
+
+    def _pass(self, stop: threading.Event) -> int:
+        """One connection (or one read of a file): frames through detection and tracking; frames seen."""
+        frames: queue.Queue[object] = queue.Queue(self.run_options.read_ahead)
+        failure: list[BaseException] = []
+        halt = threading.Event()
+        reader = threading.Thread(
+            target=self._read,
+            args=(frames, failure, (stop, halt)),
+            name=f"camera-{self.name}-read",
+            daemon=True,
+        )
+        reader.start()
+        seen = 0
+        try:
+            for batch in self._batches(frames):
+                self._detect(batch)
+                seen += len(batch)
+        except BaseException:
+            halt.set()  # the reader stops at its next frame; drain so it is never stuck on a full queue
+            while reader.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    frames.get(timeout=0.1)
+            raise
+        reader.join()
+        if failure:
+            raise failure[0]
+        return seen
+
+    def _read(
+        self, out: queue.Queue[object], failure: list[BaseException], stops: tuple[threading.Event, ...]
+    ) -> None:
+        """Reader thread: decode into the queue; a live stream drops the oldest frame when it is full."""
+        try:
+            for frame in read(self.url, self.source):
+                self.stats.connected = True
+                self.stats.frames_in += 1
+                if any(s.is_set() for s in stops):
+                    break
+                self._put(out, frame)
+        except SourceError as err:
+            failure.append(err)
+        except Exception as err:  # a decoder bug must not kill the camera silently
+            failure.append(SourceError(f"{self.url}: {type(err).__name__}: {err}"))
+        finally:
+            self._put(out, _END)
+
+    def _put(self, out: queue.Queue[object], item: object) -> None:
+        """Queue an item; files wait for room, live streams make room (real time beats completeness)."""
+        if self.kind is SourceKind.NETWORK and item is not _END:
+            while True:
+                try:
+                    out.put_nowait(item)
+                    return
+                except queue.Full:
+                    with contextlib.suppress(queue.Empty):
+                        out.get_nowait()
+        out.put(item)
+
+    def _batches(self, frames: queue.Queue[object]) -> Iterator[list[Frame]]:
+        """Up to `batch` frames at a time, without waiting for more when none are queued."""
+        while True:
+            item = frames.get()
+            if item is _END:
+                return
+            batch = [item]
+            while len(batch) < self.run_options.batch:
+                try:
+                    nxt = frames.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _END:
+                    yield batch  # type: ignore[misc]
+                    return
+                batch.append(nxt)
+            yield batch  # type: ignore[misc]
+
+    def _detect(self, batch: list[Frame]) -> None:
+        """Detect people in a batch of frames and advance the tracker frame by frame."""
+        boxes = self.detector.detect([f.pixels for f in batch])
+        for frame, found in zip(batch, boxes, strict=True):
+            self._hand_on(self.tracker.update(frame, found))
+            self.stats.frames_out += 1
+            self.stats._times.append(time.monotonic())
+        self.stats.open_tracks = self.tracker.open_tracks
+
+    def _hand_on(self, tracks: list[Track]) -> None:
+        """Give finished tracks to the sink; a sink failure is recorded, not fatal to the camera."""
+        for track in tracks:
+            try:
+                self.sink(track)
+            except Exception as err:
+                self.stats.last_error = f"storing a track failed: {type(err).__name__}: {err}"
+                log.exception("camera %s: storing track %d failed", self.name, track.local_id)
+                continue
+            self.stats.tracks += 1
+            self.stats.crops += len(track.crops)

@@ -1,0 +1,131 @@
+"""Per-camera tracking with ByteTrack (the `trackers` package), and the bookkeeping of open tracks.
+
+ByteTrack associates boxes by IoU in two rounds (confident detections first, then weak ones against the
+tracks left over), which keeps identities through partial occlusion without an appearance model. It
+is Roboflow's maintained implementation (it left `supervision` for `trackers` in 2025). A track ends
+when it has not been seen for `lost_s`; its chosen crops are then handed on.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from cameras.quality import QualityWeights, crop, qualities
+from cameras.selection import CropChooser
+from cameras.types import Boxes, Crop, Frame, Track
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """Tracker and crop-selection knobs for one camera."""
+
+    fps: float = 10.0
+    lost_s: float = 2.0  # a track unseen this long has ended
+    activation_score: float = 0.5  # a new track needs a detection this confident
+    min_frames: int = 3  # tracks seen in fewer frames are noise, not people
+    crops_per_track: int = 3
+    min_quality: float = 0.05
+    frame_jpeg_width: int = 640  # evidence frames are downscaled to this width
+    frame_jpeg_quality: int = 80
+
+
+@dataclass
+class _Open:
+    track: Track
+    chooser: CropChooser
+    last_pts: float
+
+
+def frame_jpeg(pixels: np.ndarray, width: int, quality: int) -> bytes:
+    """The frame as a JPEG no wider than `width` (evidence, not for embedding)."""
+    image = Image.fromarray(pixels)
+    if image.width > width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+class CameraTracker:
+    """Feeds one camera's detections to ByteTrack and returns the tracks that have ended."""
+
+    def __init__(self, camera: str, options: TrackingOptions = TrackingOptions()) -> None:
+        from trackers import ByteTrackTracker
+
+        self.camera, self.options = camera, options
+        self._tracker = ByteTrackTracker(
+            frame_rate=options.fps,
+            lost_track_buffer=max(1, round(options.lost_s * options.fps)),
+            track_activation_threshold=options.activation_score,
+            minimum_consecutive_frames=2,
+        )
+        self._open: dict[int, _Open] = {}
+        self.weights = QualityWeights()
+
+    @property
+    def open_tracks(self) -> int:
+        """Tracks followed right now."""
+        return len(self._open)
+
+    def update(self, frame: Frame, boxes: Boxes) -> list[Track]:
+        """Associate one frame's detections; the tracks that ended by this frame."""
+        import supervision as sv
+
+        detections = sv.Detections(
+            xyxy=boxes.xyxy.astype(np.float32),
+            confidence=boxes.scores.astype(np.float32),
+            class_id=np.zeros(len(boxes), dtype=int),
+        )
+        tracked = self._tracker.update(detections)
+        ids = np.asarray(tracked.tracker_id if tracked.tracker_id is not None else [], dtype=int)
+        confirmed = ids >= 0  # -1: not yet seen in enough consecutive frames
+        xyxy = np.asarray(tracked.xyxy, np.float32)[confirmed]
+        scores = np.asarray(tracked.confidence, np.float32)[confirmed]
+        ids = ids[confirmed]
+        quality = qualities(frame.pixels, Boxes(xyxy, scores), self.weights)
+        for local_id, box, q in zip(ids.tolist(), xyxy, quality.tolist(), strict=True):
+            self._see(int(local_id), frame, box, q)
+        return self._close(lambda state: frame.pts_s - state.last_pts > self.options.lost_s)
+
+    def flush(self) -> list[Track]:
+        """End every open track (the source ended or the camera stops)."""
+        return self._close(lambda state: True)
+
+    def _see(self, local_id: int, frame: Frame, box: np.ndarray, quality: float) -> None:
+        """Record one sighting of a track and offer it as a crop."""
+        state = self._open.get(local_id)
+        if state is None:
+            track = Track(self.camera, local_id, frame.time, frame.time, 0)
+            chooser = CropChooser(self.options.crops_per_track, min_quality=self.options.min_quality)
+            state = self._open[local_id] = _Open(track, chooser, frame.pts_s)
+        state.track.last_seen, state.track.frames, state.last_pts = (
+            frame.time,
+            state.track.frames + 1,
+            frame.pts_s,
+        )
+        state.chooser.offer(frame.pts_s, quality, lambda: self._crop(frame, box, quality))
+
+    def _crop(self, frame: Frame, box: np.ndarray, quality: float) -> Crop:
+        """The crop and its evidence frame, built only for candidates that are kept."""
+        o = self.options
+        pixels = np.ascontiguousarray(crop(frame.pixels, box))
+        corners = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        jpeg = frame_jpeg(frame.pixels, o.frame_jpeg_width, o.frame_jpeg_quality)
+        return Crop(pixels, corners, frame.time, frame.index, quality, jpeg)
+
+    def _close(self, ended: Callable[[_Open], bool]) -> list[Track]:
+        """Remove the tracks `ended(state)` says are over; those long enough, with their chosen crops."""
+        done = [local_id for local_id, state in self._open.items() if ended(state)]
+        out: list[Track] = []
+        for local_id in done:
+            state = self._open.pop(local_id)
+            if state.track.frames >= self.options.min_frames:
+                state.track.crops = state.chooser.choose()
+                if state.track.crops:
+                    out.append(state.track)
+        return out

@@ -1,0 +1,67 @@
+"""The values that flow through a camera pipeline: frames, detections, and finished tracks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: RGB pixels, its wall-clock time and its position in the source."""
+
+    pixels: np.ndarray  # (H, W, 3) uint8 RGB
+    time: datetime  # wall clock (timezone-aware), shared with uploads
+    index: int  # 0-based among the frames the source produced (before fps skipping)
+    pts_s: float  # seconds since the source's first frame
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """Person detections in one frame: corner boxes in frame pixels and their scores."""
+
+    xyxy: np.ndarray  # (N, 4) float32 x1, y1, x2, y2
+    scores: np.ndarray  # (N,) float32
+
+    @classmethod
+    def empty(cls) -> Boxes:
+        """No detections."""
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+class PersonDetector(Protocol):
+    """What the pipeline needs of a detector (engine.detector's, or a test's ground truth)."""
+
+    def detect(self, frames: list[np.ndarray]) -> list[Boxes]:
+        """Person boxes for each RGB frame, in that frame's pixels."""
+        ...
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One chosen crop of a track, with the evidence it came from."""
+
+    pixels: np.ndarray  # (h, w, 3) uint8 RGB
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
+    time: datetime
+    frame_index: int
+    quality: float  # in [0, 1]; see cameras.quality
+    frame_jpeg: bytes  # the whole frame, downscaled, as evidence
+
+
+@dataclass
+class Track:
+    """A person followed on one camera, with the few crops chosen to represent it."""
+
+    camera: str
+    local_id: int  # the tracker's id, unique within one pipeline run only
+    first_seen: datetime
+    last_seen: datetime
+    frames: int  # frames it was detected in
+    crops: list[Crop] = field(default_factory=list)
