@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench clean-venv browser
+.PHONY: demo test lint unit bench clean-venv system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,11 +23,15 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest
 
-test: browser lint unit
+test: system-deps lint unit
 
-# The web page test drives Debian's chromium through Playwright; CI runs as root on a fresh machine.
-browser:
-	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+# Real parts the tests use, from Debian; CI runs as root on a fresh machine. Chromium drives the web page
+# test (Playwright); GStreamer's RTSP server (system Python bindings) plays a camera for the camera tests.
+SYSTEM_PACKAGES := chromium gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+system-deps:
+	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || (apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES))
 
 bench: $(STAMP)
 	$(VENV)/bin/person-search bench

@@ -6,6 +6,8 @@ decoded pixels); it stands in for the person detector model, which the camera te
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -102,3 +104,53 @@ class ColourDetector:
         if not boxes:
             return Boxes.empty()
         return Boxes(np.array(boxes, np.float32), np.full(len(boxes), 0.9, np.float32))
+
+
+class RtspServer:
+    """tests/rtsp_server.py in a child process (the system Python, which has GStreamer's bindings)."""
+
+    def __init__(self, video: Path, port: int, mount: str = "/cam") -> None:
+        self.video, self.port, self.mount = video, port, mount
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where clients connect."""
+        return f"rtsp://127.0.0.1:{self.port}{self.mount}"
+
+    def start(self) -> RtspServer:
+        """Start serving; returns once the server listens."""
+        script = Path(__file__).with_name("rtsp_server.py")
+        self.process = subprocess.Popen(
+            [SYSTEM_PYTHON, str(script), str(self.video), str(self.port), self.mount],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"the RTSP server did not start (said {line!r})")
+        return self
+
+    def kill(self) -> None:
+        """Stop at once, mid-stream, as a camera that loses power."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def __enter__(self) -> RtspServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
