@@ -28,8 +28,8 @@ def test_real_length_equals_full_context_and_open_clip(micro_bundle: Path) -> No
     padded, _ = tokenizer(TEXTS, pad_to=spec.context_length)
     assert trimmed.shape[1] < padded.shape[1]
     with torch.inference_mode():
-        short = TextTower(model)(torch.from_numpy(trimmed))
-        full = TextTower(model)(torch.from_numpy(padded))
+        short = TextTower(model, tokenizer.eot_id)(torch.from_numpy(trimmed))
+        full = TextTower(model, tokenizer.eot_id)(torch.from_numpy(padded))
         reference = model.encode_text(torch.from_numpy(padded), normalize=True)
     torch.testing.assert_close(short, full, atol=1e-5, rtol=0)
     torch.testing.assert_close(short, reference, atol=1e-5, rtol=0)

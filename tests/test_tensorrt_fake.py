@@ -227,7 +227,7 @@ def test_plans_from_another_gpu_or_tensorrt_are_refused(bundle: Path) -> None:
     plan = (bundle / ENGINES_DIR / "trt10.3.0-fake-orin-sm87-fp16-b4-l24" / "image.plan").read_bytes()
     cuda.context_depth = 1
     with pytest.raises(RuntimeError, match="could not deserialize"):
-        PlanRunner(trt, cuda, plan, cuda.Stream(), "image")
+        PlanRunner(trt, cuda, plan, "image")
 
 
 def test_a_retrained_bundle_needs_a_new_export_and_plan(bundle: Path) -> None:

@@ -27,10 +27,12 @@ class FakeDeviceAllocation:
 
 
 class FakeStream:
-    """A stream: copies and kernels run at once, synchronize() counts calls."""
+    """A stream with a handle of its own: copies and kernels run at once, synchronize() counts calls."""
+
+    handles = itertools.count(0xC0FFEE)
 
     def __init__(self) -> None:
-        self.handle = 0xC0FFEE
+        self.handle = next(FakeStream.handles)
         self.synchronized = 0
 
     def synchronize(self) -> None:
