@@ -35,6 +35,18 @@ def test_real_length_equals_full_context_and_open_clip(micro_bundle: Path) -> No
     torch.testing.assert_close(short, reference, atol=1e-5, rtol=0)
 
 
+def test_text_tower_pools_at_the_given_end_of_text_id_not_the_largest_id(micro_bundle: Path) -> None:
+    model, _ = load_bundle(micro_bundle)
+    eot = 500  # an end-of-text id that is not the largest id of its row
+    row = torch.tensor([[1, 7000, 300, eot, 9000, 0]])
+    with torch.inference_mode():
+        pooled = TextTower(model, eot)(row)
+        up_to_eot = TextTower(model, eot)(row[:, :4])  # causal: what follows the end of text is unseen
+        at_largest = TextTower(model, 9000)(row[:, :5])  # where argmax-of-ids pooling would land
+    torch.testing.assert_close(pooled, up_to_eot, atol=1e-5, rtol=0)
+    assert float((pooled * at_largest).sum()) < 0.999
+
+
 def test_torch_encoder_matches_towers(micro_bundle: Path, person_images: list[Image.Image]) -> None:
     encoder = load_encoder(micro_bundle, backend="torch", max_batch=2)
     assert encoder.backend == Backend.TORCH and encoder.device == "cpu"
