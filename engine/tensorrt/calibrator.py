@@ -124,9 +124,6 @@ def make_entropy_calibrator(
                 self.error.add_note(f"raised in INT8 calibration (get_batch, batch {self.count + 1})")
                 raise self.error
             if not self.from_cache and self.count < self.min_batches:
-                raise RuntimeError(
-                    f"INT8 {self._shortfall()}; no calibration cache was written. Give "
-                    "--calibration-dir more crops"
-                )
+                raise RuntimeError(f"INT8 {self._shortfall()}; no calibration cache was written")
 
     return EntropyCalibrator()
