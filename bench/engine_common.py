@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.graph_io import Tower
 from engine.spec import SPEC_FILE, ModelSpec
 
 WORDS = (
@@ -96,7 +97,7 @@ def exported_bundle(source: str | Path, workdir: Path, int8: bool = True) -> Pat
     if (source_path / SPEC_FILE).is_file():
         spec = ModelSpec.load(source_path)
         ready = spec.export.get("model_id") == spec.model_id
-        if ready and (not int8 or "int8" in spec.export.get("image", {})):
+        if ready and (not int8 or "int8" in spec.export.get(Tower.IMAGE, {})):
             return source_path
         target = Path(workdir) / source_path.name
         shutil.copytree(source_path, target, dirs_exist_ok=True)

@@ -80,13 +80,14 @@ def train(paths: DemoPaths, echo: Echo) -> tuple[Path, Path]:
 def export(bundle: Path, echo: Echo) -> None:
     """Export both towers to ONNX with parity checks, unless this bundle's weights already were."""
     from engine.export import export_bundle, exported_for
+    from engine.graph_io import Tower
     from engine.spec import ModelSpec
 
     if exported_for(ModelSpec.load(bundle)):
         echo(f"reusing the ONNX towers in {bundle}")
         return
     spec = export_bundle(bundle)
-    for tower in ("image", "text"):
+    for tower in Tower:
         echo(f"{tower}.onnx: opset {spec.export[tower]['opset']}, parity {spec.export[tower]['parity']}")
 
 

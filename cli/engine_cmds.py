@@ -20,6 +20,7 @@ def export(
 ) -> None:
     """Write image.onnx and text.onnx, check parity with torch, record it in model.json."""
     from engine.export import ExportOptions, export_bundle
+    from engine.graph_io import Tower
 
     spec = export_bundle(bundle, ExportOptions(opset=opset, int8=int8, fp16_check=fp16_check))
     summary = {
@@ -28,7 +29,7 @@ def export(
             "parity": spec.export[tower]["parity"],
             **{k: spec.export[tower][k]["min_cosine"] for k in ("fp16", "int8") if k in spec.export[tower]},
         }
-        for tower in ("image", "text")
+        for tower in Tower
     }
     typer.echo(json.dumps(summary, indent=2))
 

@@ -19,8 +19,9 @@ import onnx
 import torch
 
 from engine.bundle import load_bundle
+from engine.bundle_files import bundle_vocab
 from engine.graph_io import INPUT_NAMES, OUTPUT_NAME, Tower, onnx_path
-from engine.onnx_towers import ExportedGraph, export_tower, tower_module
+from engine.onnx_towers import ExportedGraph, export_tower
 from engine.parity import (
     FP16_MIN_COSINE,
     INT8_MIN_COSINE,
@@ -36,6 +37,8 @@ from engine.parity import (
 )
 from engine.quantize import quantize_graph
 from engine.spec import ModelSpec
+from engine.tokenizer import Tokenizer
+from engine.towers import tower_module
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +61,11 @@ def text_shapes(context_length: int) -> list[tuple[int, int]]:
     return [(1, lengths[0]), (3, lengths[len(lengths) // 2]), (4, lengths[-1])]
 
 
-def samples_for(tower: Tower, spec: ModelSpec, options: ExportOptions) -> list[np.ndarray]:
+def samples_for(tower: Tower, spec: ModelSpec, options: ExportOptions, eot_id: int) -> list[np.ndarray]:
     """The parity inputs of a tower."""
     if tower == Tower.IMAGE:
         return image_samples(spec.image_size, options.image_batches)
-    return text_samples(spec.context_length, text_shapes(spec.context_length))
+    return text_samples(spec.context_length, text_shapes(spec.context_length), eot_id)
 
 
 def _check_tower(
@@ -109,14 +112,15 @@ def export_bundle(bundle: str | Path, options: ExportOptions | None = None) -> M
     """Export both towers of a bundle to ONNX, check them, and record the results in its model.json."""
     bundle, options = Path(bundle), options or ExportOptions()
     clip, spec = load_bundle(bundle)
+    eot_id = Tokenizer(bundle_vocab(bundle), spec.context_length).eot_id
     towers: dict[str, Any] = {}
     for tower in Tower:
         start = time.perf_counter()
-        graph = export_tower(
-            clip, tower, onnx_path(bundle, tower), spec.image_size, spec.context_length, options.opset
-        )
-        samples = samples_for(tower, spec, options)
-        towers[tower] = _check_tower(tower_module(clip, tower), graph, tower, samples, options)
+        path = onnx_path(bundle, tower)
+        graph = export_tower(clip, tower, path, spec.image_size, spec.context_length, eot_id, options.opset)
+        samples = samples_for(tower, spec, options, eot_id)
+        module = tower_module(clip, tower, eot_id)
+        towers[tower] = _check_tower(module, graph, tower, samples, options)
         towers[tower]["seconds"] = round(time.perf_counter() - start, 1)
         log.info("%s tower: opset %d, parity %s", tower, graph.opset, towers[tower]["parity"])
     export = {

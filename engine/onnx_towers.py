@@ -3,7 +3,8 @@
 The legacy TorchScript exporter bakes nn.MultiheadAttention's sequence length into Reshape nodes, so its
 text graph fails at any other length; the dynamo exporter keeps the length symbolic. It writes opset 18;
 after its optimizer folds the constant axes inputs, the graph usually converts down to opset 17, which
-TensorRT 8.6 (JetPack 6.0) parses. When that conversion fails the tower stays at 18 and says why.
+TensorRT 8.6 (JetPack 6.0) parses. When that conversion fails the tower stays at 18 and says why. Every
+graph then goes through `clean_graph`, so what is saved is what TensorRT's parser accepts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from open_clip.model import CLIP
 from torch import nn
 
 from engine.graph_io import INPUT_NAMES, OUTPUT_NAME, Tower
-from engine.towers import ImageTower, TextTower
+from engine.onnx_clean import clean_graph
+from engine.towers import tower_module
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +41,15 @@ class ExportedGraph:
     notes: list[str] = field(default_factory=list)
 
 
-def tower_module(clip: CLIP, tower: Tower) -> nn.Module:
-    """The torch module exported for a tower (the same one the torch backend runs)."""
-    return (ImageTower(clip) if tower == Tower.IMAGE else TextTower(clip)).eval()
-
-
-def example_input(tower: Tower, image_size: tuple[int, int], context_length: int) -> torch.Tensor:
+def example_input(
+    tower: Tower, image_size: tuple[int, int], context_length: int, eot_id: int
+) -> torch.Tensor:
     """A tracing input whose dynamic sizes are above 1, so the exporter does not specialise them."""
     if tower == Tower.IMAGE:
         return torch.randn(2, 3, *image_size)  # (B, 3, H, W)
     length = min(8, context_length)
     ids = torch.randint(1, 1000, (2, length))
-    ids[:, -1] = 49407  # an end-of-text id: the largest id of the row, as the tokenizer makes it
+    ids[:, -1] = eot_id  # rows end in the tokenizer's end-of-text id, as it makes them
     return ids  # (B, L)
 
 
@@ -129,13 +128,14 @@ def export_tower(
     path: Path,
     image_size: tuple[int, int],
     context_length: int,
+    eot_id: int,
     opset: int = 17,
 ) -> ExportedGraph:
-    """Write one tower as a checked ONNX file at `opset` when it converts there, else at the native 18."""
+    """Write one tower as a checked, TensorRT-clean ONNX file at `opset` when it converts there, else 18."""
     if opset > NATIVE_OPSET:
         raise ValueError(f"opset {opset} is above what the exporter writes ({NATIVE_OPSET})")
-    module = tower_module(clip, tower)
-    example = example_input(tower, image_size, context_length)
+    module = tower_module(clip, tower, eot_id)
+    example = example_input(tower, image_size, context_length, eot_id)
     model = _trace(module, tower, example, context_length)
     notes = []
     if opset < NATIVE_OPSET:
@@ -145,6 +145,7 @@ def export_tower(
             note = f"kept opset {NATIVE_OPSET}: conversion to {opset} failed ({type(exc).__name__}: {exc})"
             log.warning("%s tower: %s", tower, note)
             notes.append(note)
+    model = clean_graph(model)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     onnx.save(model, str(tmp))

@@ -21,7 +21,6 @@ PARITY_MAX_ABS = 1e-4
 PARITY_MIN_COSINE = 0.9999
 FP16_MIN_COSINE = 0.999  # below this an FP16 engine would visibly reorder search results
 INT8_MIN_COSINE = 0.99
-EOT_ID = 49407  # CLIP's end-of-text id, the largest id of its vocabulary
 
 
 @dataclass
@@ -72,11 +71,12 @@ def image_samples(image_size: tuple[int, int], batch_sizes: Sequence[int], seed:
 
 
 def text_samples(
-    context_length: int, shapes: Sequence[tuple[int, int]], vocab_size: int = EOT_ID + 1, seed: int = 0
+    context_length: int, shapes: Sequence[tuple[int, int]], eot_id: int, seed: int = 0
 ) -> list[np.ndarray]:
     """Token ids int64 [B, L] shaped like the tokenizer's: rows of different real lengths, zero-padded.
 
-    Row i of a batch has real length L - i (at least 1) and ends in the end-of-text id.
+    Row i of a batch has real length L - i (at least 1) and ends in `eot_id`, the tokenizer's end-of-text
+    id; the other ids are drawn below it.
     """
     rng = np.random.default_rng(seed)
     out = []
@@ -84,8 +84,8 @@ def text_samples(
         ids = np.zeros((batch, length), dtype=np.int64)
         for i in range(batch):
             real = max(1, length - i)
-            ids[i, :real] = rng.integers(1, vocab_size - 2, real)
-            ids[i, real - 1] = vocab_size - 1
+            ids[i, :real] = rng.integers(1, eot_id, real)
+            ids[i, real - 1] = eot_id
         out.append(ids)
     return out
 

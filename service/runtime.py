@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +107,10 @@ class Runtime:
         """Read sizes, queue depths and the fleet backlog at scrape time."""
         towers, gallery, hub, replicator = self.towers, self.gallery, self.hub, self.replicator
         assert towers is not None
-        depth = {"text": lambda: towers.text.depth, "image": lambda: towers.image.depth}
+        depth: dict[str, Callable[[], int]] = {
+            Tower.TEXT: lambda: towers.text.depth,
+            Tower.IMAGE: lambda: towers.image.depth,
+        }
         if gallery is not None:
             self.metrics.bind(lambda: len(gallery), depth)
         elif hub is not None:

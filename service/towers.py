@@ -68,7 +68,7 @@ class Towers:
         self.cache = QueryCache(batching.query_cache_size)
         text, image = batching.text, batching.image
         self.text = MicroBatcher[str](
-            "text",
+            Tower.TEXT,
             self._encode_texts,
             text.max_batch,
             text.max_wait_ms,
@@ -77,7 +77,7 @@ class Towers:
             text.workers,
         )
         self.image = MicroBatcher[np.ndarray](
-            "image",
+            Tower.IMAGE,
             self._encode_pixels,
             image.max_batch,
             image.max_wait_ms,

@@ -14,6 +14,7 @@ from PIL import Image
 from engine.bundle import save_bundle
 from engine.model import build_model, new_spec
 from engine.spec import ModelSpec
+from engine.tokenizer import Tokenizer
 from index.fleet.lite_server import LiteServer
 
 
@@ -21,6 +22,12 @@ from index.fleet.lite_server import LiteServer
 def micro_spec() -> ModelSpec:
     """The smallest architecture we ship: 2+2 layers, width 32, 32x16 input."""
     return new_spec("PS-Micro")
+
+
+@pytest.fixture(scope="session")
+def eot_id() -> int:
+    """The end-of-text id of the vocabulary every bundle ships (CLIP's BPE), read from the tokenizer."""
+    return Tokenizer().eot_id
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,10 @@ import pytest
 from PIL import Image
 
 from engine import Backend, Encoder, Precision, load_encoder
+from engine.backends.onnxruntime_backend import open_session, providers_for, session_options
+from engine.graph_io import Tower, onnx_path
 from engine.loader import auto_candidates
+from engine.spec import ModelSpec
 
 TEXTS = [
     "a man in a grey hoodie, blue jeans and white sneakers carrying a black backpack",
@@ -113,6 +116,47 @@ def test_onnxruntime_sessions_use_the_thread_settings_given(exported_bundle: Pat
     options = encoder.sessions["image"].get_session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+
+
+def test_cuda_provider_gets_device_id_and_exact_arena_growth() -> None:
+    assert providers_for("cuda:1") == [
+        ("CUDAExecutionProvider", {"device_id": "1", "arena_extend_strategy": "kSameAsRequested"}),
+        "CPUExecutionProvider",
+    ]
+    assert providers_for("cuda")[0] == (
+        "CUDAExecutionProvider",
+        {"device_id": "0", "arena_extend_strategy": "kSameAsRequested"},
+    )
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    for bad in ("gpu", "cuda:", "cuda:x", "cuda:-1", "CUDA"):
+        with pytest.raises(ValueError, match=f"'cpu', 'cuda' or 'cuda:N', not '{bad}'"):
+            providers_for(bad)
+
+
+def test_a_cuda_request_hands_its_provider_options_to_onnxruntime(
+    exported_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+
+    class Recorded:
+        def __init__(self, path: str, options: ort.SessionOptions, providers: list[object]) -> None:
+            seen.append(providers)
+
+        def get_providers(self) -> list[str]:
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", Recorded)
+    open_session(onnx_path(exported_bundle, Tower.TEXT), "cuda:2", session_options(1))
+    assert seen == [providers_for("cuda:2")] and seen[0][0][1]["device_id"] == "2"  # type: ignore[index]
+
+
+def test_a_cpu_session_keeps_the_cpu_provider_alone_and_runs(exported_bundle: Path, eot_id: int) -> None:
+    session = open_session(onnx_path(exported_bundle, Tower.TEXT), "cpu", session_options(1))
+    assert session.get_providers() == ["CPUExecutionProvider"]
+    assert set(session.get_provider_options()) == {"CPUExecutionProvider"}
+    ids = np.array([[1, 320, eot_id]], np.int64)
+    assert session.run(None, {"ids": ids})[0].shape == (1, ModelSpec.load(exported_bundle).embed_dim)
 
 
 def test_auto_picks_the_best_present_and_logs_why_not_the_others(

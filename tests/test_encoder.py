@@ -28,11 +28,23 @@ def test_real_length_equals_full_context_and_open_clip(micro_bundle: Path) -> No
     padded, _ = tokenizer(TEXTS, pad_to=spec.context_length)
     assert trimmed.shape[1] < padded.shape[1]
     with torch.inference_mode():
-        short = TextTower(model)(torch.from_numpy(trimmed))
-        full = TextTower(model)(torch.from_numpy(padded))
+        short = TextTower(model, tokenizer.eot_id)(torch.from_numpy(trimmed))
+        full = TextTower(model, tokenizer.eot_id)(torch.from_numpy(padded))
         reference = model.encode_text(torch.from_numpy(padded), normalize=True)
     torch.testing.assert_close(short, full, atol=1e-5, rtol=0)
     torch.testing.assert_close(short, reference, atol=1e-5, rtol=0)
+
+
+def test_text_tower_pools_at_the_given_end_of_text_id_not_the_largest_id(micro_bundle: Path) -> None:
+    model, _ = load_bundle(micro_bundle)
+    eot = 500  # an end-of-text id that is not the largest id of its row
+    row = torch.tensor([[1, 7000, 300, eot, 9000, 0]])
+    with torch.inference_mode():
+        pooled = TextTower(model, eot)(row)
+        up_to_eot = TextTower(model, eot)(row[:, :4])  # causal: what follows the end of text is unseen
+        at_largest = TextTower(model, 9000)(row[:, :5])  # where argmax-of-ids pooling would land
+    torch.testing.assert_close(pooled, up_to_eot, atol=1e-5, rtol=0)
+    assert float((pooled * at_largest).sum()) < 0.999
 
 
 def test_torch_encoder_matches_towers(micro_bundle: Path, person_images: list[Image.Image]) -> None:

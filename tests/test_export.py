@@ -68,14 +68,15 @@ def test_parity_is_recorded_within_tolerance(exported_bundle: Path) -> None:
     assert {c[1] for c in text_cases} >= {2, 24} and len({c[0] for c in text_cases}) > 1
 
 
-def test_text_graph_runs_every_token_length(exported_bundle: Path) -> None:
+def test_text_graph_runs_every_token_length(exported_bundle: Path, eot_id: int) -> None:
     model, spec = load_bundle(exported_bundle)
     session = ort.InferenceSession(
         str(onnx_path(exported_bundle, Tower.TEXT)), providers=["CPUExecutionProvider"]
     )
-    samples = text_samples(spec.context_length, [(2, n) for n in range(1, spec.context_length + 1)])
+    shapes = [(2, n) for n in range(1, spec.context_length + 1)]
+    samples = text_samples(spec.context_length, shapes, eot_id)
     with torch.inference_mode():
-        want = [TextTower(model)(torch.from_numpy(s)).numpy() for s in samples]
+        want = [TextTower(model, eot_id)(torch.from_numpy(s)).numpy() for s in samples]
     got = [session.run(None, {"ids": s})[0] for s in samples]
     agreement = compare(want, got, samples)
     assert agreement.passes(PARITY_MAX_ABS, PARITY_MIN_COSINE), agreement
@@ -98,14 +99,15 @@ def test_export_fails_loudly_when_parity_breaks(
 
 
 def test_tower_stays_at_18_when_down_conversion_fails(
-    micro_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    micro_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, eot_id: int
 ) -> None:
     def refuse(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
         raise RuntimeError("no adapter")
 
     monkeypatch.setattr(onnx_towers, "down_convert", refuse)
     clip, spec = load_bundle(micro_bundle)
-    graph = export_tower(clip, Tower.IMAGE, tmp_path / "image.onnx", spec.image_size, spec.context_length, 17)
+    path = tmp_path / "image.onnx"
+    graph = export_tower(clip, Tower.IMAGE, path, spec.image_size, spec.context_length, eot_id, 17)
     assert graph.opset == 18 == graph_opset(onnx.load(graph.path))
     assert "no adapter" in graph.notes[0]
 

@@ -40,3 +40,22 @@ def test_package_imports_follow_the_design(package: str) -> None:
         if _imported_tops(path) & FORBIDDEN[package]
     ]
     assert not offences, "\n".join(offences)
+
+
+def test_one_tower_enum_for_every_package() -> None:
+    """The image/text tower names are engine.graph_io.Tower everywhere; no package defines its own."""
+    found = [
+        f"{path.relative_to(REPO)}: class {node.name}"
+        for package in PACKAGES
+        for path in sorted((REPO / package).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(b, ast.Name) and b.id in ("StrEnum", "Enum") for b in node.bases)
+        and {
+            s.targets[0].id
+            for s in node.body
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
+        }
+        >= {"IMAGE", "TEXT"}
+    ]
+    assert found == ["engine/graph_io.py: class Tower"]

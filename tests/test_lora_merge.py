@@ -14,12 +14,15 @@ import torch
 from open_clip.model import CLIP
 
 from engine.bundle import load_bundle, save_bundle
+from engine.graph_io import Tower
 from engine.model import build_model
 from engine.spec import ModelSpec
+from engine.tokenizer import Tokenizer
 from engine.towers import ImageTower, TextTower
 from training import lora
-from training.config import EmbeddingMode, LoraSettings, LoraTarget, Tower
+from training.config import EmbeddingMode, LoraSettings, LoraTarget
 
+TOKENIZER = Tokenizer()
 CASES = {
     "attn+mlp+embedding-lora": LoraSettings(rank=4, init_weights=False),
     "attn-only": LoraSettings(
@@ -35,15 +38,15 @@ CASES = {
 
 
 def _inputs(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """A few pixels and token rows of different real lengths (end-of-text is the largest id)."""
+    """A few pixels and token rows of different real lengths, each ending in the end-of-text id."""
     gen = torch.Generator().manual_seed(1)
     pixels = torch.randn(3, 3, *spec.image_size, generator=gen)
     ids = torch.zeros(3, 9, dtype=torch.long)
     for row, length in enumerate((9, 5, 7)):
         ids[row, 0], ids[row, 1 : length - 1], ids[row, length - 1] = (
-            49406,
+            TOKENIZER.sot_id,
             torch.randint(1, 49000, (length - 2,), generator=gen),
-            49407,
+            TOKENIZER.eot_id,
         )
     return pixels, ids
 
@@ -51,7 +54,7 @@ def _inputs(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def _embed(clip: CLIP, pixels: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     clip.eval()
-    return ImageTower(clip)(pixels), TextTower(clip)(ids)
+    return ImageTower(clip)(pixels), TextTower(clip, TOKENIZER.eot_id)(ids)
 
 
 @pytest.mark.parametrize("settings", CASES.values(), ids=CASES.keys())

@@ -50,7 +50,9 @@ def test_tiny_builds_fast() -> None:
     assert model.visual.grid_size == (12, 4)
 
 
-def test_bundle_roundtrip_gives_identical_embeddings(tmp_path: Path, micro_spec: ModelSpec) -> None:
+def test_bundle_roundtrip_gives_identical_embeddings(
+    tmp_path: Path, micro_spec: ModelSpec, eot_id: int
+) -> None:
     torch.manual_seed(1)
     model = build_model(micro_spec)
     saved = save_bundle(model, micro_spec, tmp_path)
@@ -60,7 +62,7 @@ def test_bundle_roundtrip_gives_identical_embeddings(tmp_path: Path, micro_spec:
     ids = torch.tensor([[49406, 320, 786, 49407], [49406, 320, 49407, 0]])
     with torch.inference_mode():
         np.testing.assert_array_equal(ImageTower(model)(pixels), ImageTower(loaded)(pixels))
-        np.testing.assert_array_equal(TextTower(model)(ids), TextTower(loaded)(ids))
+        np.testing.assert_array_equal(TextTower(model, eot_id)(ids), TextTower(loaded, eot_id)(ids))
 
 
 def test_model_id_changes_with_weights(micro_spec: ModelSpec) -> None:
@@ -115,11 +117,11 @@ def test_pretrained_weights_offline_give_a_clear_error() -> None:
 
 
 @pytest.mark.slow
-def test_real_vit_b16_at_person_crop_size_encodes() -> None:
+def test_real_vit_b16_at_person_crop_size_encodes(eot_id: int) -> None:
     model, spec = create_model("ViT-B-16")
     assert spec.image_size == (384, 128) and model.visual.grid_size == (24, 8)
     with torch.inference_mode():
         image = ImageTower(model)(torch.randn(1, 3, 384, 128))
-        text = TextTower(model)(torch.tensor([[49406, 320, 786, 49407]]))
+        text = TextTower(model, eot_id)(torch.tensor([[49406, 320, 786, 49407]]))
     assert image.shape == text.shape == (1, 512)
     torch.testing.assert_close(image.norm(dim=-1), torch.ones(1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,25 @@ import numpy as np
 import pytest
 from fakes.fake_pycuda import FakePycudaDriver
 from fakes.fake_tensorrt import FakeTensorRT
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from engine import Precision, load_encoder
 from engine.backends.tensorrt_backend import TensorRTEncoder, device_index, load_tensorrt_encoder
 from engine.bundle_files import ENGINES_DIR, bundle_vocab
-from engine.graph_io import Tower
+from engine.graph_io import Tower, onnx_path
 from engine.spec import ModelSpec
 from engine.tensorrt.buffers import buffer_nbytes, host_view
-from engine.tensorrt.build import BuildOptions, build_engines, fp32_layer_indices, tower_precision
+from engine.tensorrt.build import (
+    BuildOptions,
+    build_engines,
+    build_plan,
+    fp32_layer_indices,
+    tower_precision,
+)
+from engine.tensorrt.calibrator import make_entropy_calibrator
 from engine.tensorrt.keys import DeviceInfo, PlanMeta, choose_plan, engine_key, slug
 from engine.tensorrt.profiles import Profile, image_profile, text_profile
-from engine.tensorrt.runtime import PlanRunner
+from engine.tensorrt.runtime import PlanRunner, primary_context
 from engine.tensorrt.versions import (
     check_opset,
     check_supported,
@@ -227,7 +235,7 @@ def test_plans_from_another_gpu_or_tensorrt_are_refused(bundle: Path) -> None:
     plan = (bundle / ENGINES_DIR / "trt10.3.0-fake-orin-sm87-fp16-b4-l24" / "image.plan").read_bytes()
     cuda.context_depth = 1
     with pytest.raises(RuntimeError, match="could not deserialize"):
-        PlanRunner(trt, cuda, plan, cuda.Stream(), "image")
+        PlanRunner(trt, cuda, plan, "image")
 
 
 def test_a_retrained_bundle_needs_a_new_export_and_plan(bundle: Path) -> None:
@@ -284,3 +292,138 @@ def test_int8_calibrates_the_image_tower_on_crops_and_reuses_the_cache(
         trt2.builds[0]["calibrated_batches"] == 0 and trt2.builds[0]["timing_cache_in"] == "FAKE-TIMING-CACHE"
     )
     assert json.loads((bundle / ENGINES_DIR / meta.key / "plan.json").read_text())["precision"] == "int8"
+
+
+def _crops(folder: Path, images: list[Image.Image], copies: int = 2) -> Path:
+    folder.mkdir()
+    for i, image in enumerate(images * copies):
+        image.convert("RGB").save(folder / f"{i:02d}.png")
+    return folder
+
+
+def test_an_exception_in_get_batch_surfaces_after_the_build_and_no_cache_is_kept(
+    bundle: Path, tmp_path: Path, person_images: list[Image.Image]
+) -> None:
+    crops = _crops(tmp_path / "crops", person_images)
+    (crops / "05.png").write_bytes(b"not a png")  # read in the second batch of 4
+    trt, cuda = _fakes()
+    options = BuildOptions(calibration_dir=crops, calibration_batch=4)
+    with pytest.raises(UnidentifiedImageError, match=r"05\.png") as info:
+        build_engines(bundle, Precision.INT8, 4, trt, cuda, options)
+    assert trt.builds[0]["calibrated_batches"] == 1  # the build went on after batch 2 failed, as in TensorRT
+    assert any("INT8 calibration" in note for note in info.value.__notes__)
+    assert not list((bundle / ENGINES_DIR).glob("calibration-*.cache"))
+    assert not list((bundle / ENGINES_DIR).glob("*/image.plan"))
+    assert cuda.memory == {} and cuda.context_depth == 0  # the calibration buffer is freed on failure too
+
+
+def test_the_fake_builder_swallows_get_batch_exceptions_as_tensorrt_does(bundle: Path) -> None:
+    trt, _ = _fakes()
+    spec = ModelSpec.load(bundle)
+    shape = (2, 3, *spec.image_size)
+    written: list[bytes] = []
+    calls: list[list[str]] = []
+
+    class Raising(trt.IInt8EntropyCalibrator2):  # type: ignore[name-defined]
+        def get_batch_size(self) -> int:
+            return 2
+
+        def get_batch(self, names: list[str]) -> list[int] | None:
+            calls.append(names)
+            raise OSError("crop folder unmounted")
+
+        def read_calibration_cache(self) -> bytes | None:
+            return None
+
+        def write_calibration_cache(self, cache: bytes) -> None:
+            written.append(cache)
+
+    builder, logger = trt.Builder(trt.Logger()), trt.Logger()
+    network = builder.create_network(0)
+    assert trt.OnnxParser(network, logger).parse_from_file(str(onnx_path(bundle, Tower.IMAGE)))
+    config = builder.create_builder_config()
+    profile, fixed = builder.create_optimization_profile(), builder.create_optimization_profile()
+    profile.set_shape("pixels", shape, shape, shape)
+    fixed.set_shape("pixels", shape, shape, shape)
+    config.add_optimization_profile(profile)
+    config.set_flag(trt.BuilderFlag.INT8)
+    config.int8_calibrator = Raising()
+    config.set_calibration_profile(fixed)
+    assert builder.build_serialized_network(network, config) is None  # no batch: no scales, no plan
+    assert calls == [["pixels"]] and [str(e) for e in trt.swallowed] == ["crop folder unmounted"]
+    assert written == []
+
+
+def _calibrated_build(
+    bundle: Path, batches: list[np.ndarray], min_batches: int, cache: Path
+) -> tuple[FakeTensorRT, Any]:
+    """build_plan of the image tower at INT8 with a calibrator over `batches`."""
+    trt, cuda = _fakes()
+    spec = ModelSpec.load(bundle)
+    shape = (2, 3, *spec.image_size)
+    with primary_context(cuda):
+        calibrator = make_entropy_calibrator(trt, cuda, iter(batches), shape, cache, min_batches)
+        try:
+            profile = image_profile(spec.image_size, 4)
+            build_plan(trt, onnx_path(bundle, Tower.IMAGE), profile, Precision.INT8, calibrator)
+        finally:
+            calibrator.device.free()
+    return trt, calibrator
+
+
+@pytest.mark.parametrize(("given", "needed"), [(0, 1), (1, 2)])
+def test_too_few_calibration_batches_write_no_cache_and_say_so(
+    bundle: Path, tmp_path: Path, given: int, needed: int
+) -> None:
+    spec = ModelSpec.load(bundle)
+    batches = [np.zeros((2, 3, *spec.image_size), np.float32)] * given
+    cache = tmp_path / "calibration.cache"
+    with pytest.raises(RuntimeError, match=f"on {given} batches, fewer than the {needed} required"):
+        _calibrated_build(bundle, batches, needed, cache)
+    assert not cache.exists()
+
+
+def test_enough_calibration_batches_write_the_cache(bundle: Path, tmp_path: Path) -> None:
+    spec = ModelSpec.load(bundle)
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((2, 3, *spec.image_size), dtype=np.float32) for _ in range(3)]
+    cache = tmp_path / "calibration.cache"
+    trt, calibrator = _calibrated_build(bundle, batches, 3, cache)
+    assert calibrator.count == 3 and trt.builds[0]["calibrated_batches"] == 3
+    assert cache.read_bytes() == b"FAKE-CALIBRATION"
+
+
+def test_a_text_query_completes_while_an_image_batch_is_in_flight(
+    bundle: Path, person_images: list[Image.Image]
+) -> None:
+    trt, cuda = _fakes()
+    build_engines(bundle, Precision.FP16, 4, trt, cuda)
+    encoder = _tensorrt_encoder(bundle, (trt, cuda), "fp16", 4)
+    image, text = encoder.runners[Tower.IMAGE], encoder.runners[Tower.TEXT]
+    assert image.stream is not text.stream and image.stream.handle != text.stream.handle
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the image kernel "runs" until the test lets it finish
+        inside.set()
+        assert release.wait(timeout=30)
+
+    image.context.on_execute = hold
+    results: dict[str, np.ndarray] = {}
+    pixels = encoder.preprocess(person_images[:4])
+    ingest = threading.Thread(target=lambda: results.update(image=encoder.encode_pixels(pixels)))
+    query = threading.Thread(target=lambda: results.update(text=encoder.encode_texts(TEXTS)))
+    ingest.start()
+    try:
+        assert inside.wait(timeout=30), "the image batch never reached execute"
+        assert image.lock.locked() and not text.lock.locked()
+        query.start()
+        query.join(timeout=30)
+        assert not query.is_alive(), "the text query waited behind the image batch"
+        assert "text" in results and "image" not in results
+    finally:
+        release.set()
+        ingest.join(timeout=30)
+    assert results["image"].shape == (4, encoder.embed_dim)
+    assert image.context.streams == [image.stream.handle]
+    assert text.context.streams == [text.stream.handle]
+    assert cuda.context_depth == 0

@@ -58,3 +58,10 @@ def test_truncation_keeps_end_token(ours: Tokenizer) -> None:
 def test_single_string_is_refused(ours: Tokenizer) -> None:
     with pytest.raises(TypeError, match="sequence"):
         ours("a man")  # type: ignore[arg-type]
+
+
+def test_end_of_text_id_is_the_vocabularys_own(ours: Tokenizer) -> None:
+    assert ours.eot_id == ours.ids["<end_of_text>"] and ours.sot_id == ours.ids["<start_of_text>"]
+    reference = open_clip.tokenizer.SimpleTokenizer()
+    assert (ours.eot_id, ours.sot_id) == (reference.eot_token_id, reference.sot_token_id)
+    assert ours.eot_id == len(reference.encoder) - 1  # CLIP's BPE puts it last

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.graph_io import Tower
 from engine.model import build_model
 from engine.registry import resolve_config
 from engine.spec import ModelSpec
 from training import lora
-from training.config import EmbeddingMode, LoraSettings, LoraTarget, Tower
+from training.config import EmbeddingMode, LoraSettings, LoraTarget
 
 
 def _expected(spec: ModelSpec, settings: LoraSettings) -> int:

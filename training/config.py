@@ -6,19 +6,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from engine.graph_io import Tower
+
 
 class TrainMode(StrEnum):
     """LoRA fine-tuning of a base model, or full training of a small config from random weights."""
 
     LORA = "lora"
     SCRATCH = "scratch"
-
-
-class Tower(StrEnum):
-    """The two towers LoRA may be applied to."""
-
-    IMAGE = "image"
-    TEXT = "text"
 
 
 class LoraTarget(StrEnum):

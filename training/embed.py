@@ -41,7 +41,7 @@ def encode_texts(
     clip: CLIP, texts: Sequence[str], tokenizer: Tokenizer, device: torch.device, batch_size: int, amp: bool
 ) -> np.ndarray:
     """Captions -> float32 [M, D]; batches hold captions of similar length so little is padded."""
-    tower = TextTower(clip)
+    tower = TextTower(clip, tokenizer.eot_id)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = torch.zeros(0)
     chunks = []

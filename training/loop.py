@@ -110,7 +110,7 @@ class Trainer:
             device,
             echo,
         )
-        self.image_tower, self.text_tower = ImageTower(clip), TextTower(clip)
+        self.image_tower, self.text_tower = ImageTower(clip), TextTower(clip, tokenizer.eot_id)
         self.augment = ImageAugment(config.augment, train.spec.image_size)
         ids = sorted(set(train.person_ids.tolist()))
         self.labels = torch.from_numpy(np.searchsorted(ids, train.person_ids))  # 0-based identity labels

@@ -12,7 +12,8 @@ import torch
 from open_clip.model import CLIP
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from training.config import EmbeddingMode, LoraSettings, LoraTarget, Tower
+from engine.graph_io import Tower
+from training.config import EmbeddingMode, LoraSettings, LoraTarget
 
 _TOWER_PREFIX = {Tower.IMAGE: r"visual\.transformer", Tower.TEXT: r"transformer"}
 _TARGET_LAYERS = {LoraTarget.ATTN: r"attn", LoraTarget.MLP: r"mlp\.c_fc|mlp\.c_proj"}

@@ -2,6 +2,8 @@
 
 Thread settings are explicit: `intra_op_threads` for the kernels of one call, one inter-op thread and
 sequential execution, since a tower is a chain of ops and the service parallelises across requests.
+The CUDA provider gets the device id asked for and grows its memory arena by what is requested, not
+in powers of two: an Orin's GPU shares its memory with the CPU. CPU arena settings are session options.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from engine.devices import cuda_index
 from engine.encoder import Backend, Encoder, Precision
 from engine.graph_io import INPUT_NAMES, Tower, onnx_path
 from engine.spec import ModelSpec
@@ -22,15 +25,20 @@ from engine.tokenizer import Tokenizer
 log = logging.getLogger(__name__)
 
 CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
+CUDA_ARENA = "kSameAsRequested"  # the default, kNextPowerOfTwo, can claim twice what a model needs
+
+Provider = str | tuple[str, dict[str, str]]
 
 
-def providers_for(device: str) -> list[str]:
-    """Execution providers in order for a device: CUDA then CPU, or the CPU alone."""
-    if device == "cuda":
-        return [CUDA_PROVIDER, CPU_PROVIDER]
+def providers_for(device: str) -> list[Provider]:
+    """Execution providers in order for a device: CUDA (with its options) then CPU, or the CPU alone."""
     if device == "cpu":
         return [CPU_PROVIDER]
-    raise ValueError(f"onnxruntime device must be 'cuda' or 'cpu', not {device!r}")
+    index = cuda_index(device)
+    if index is None:
+        raise ValueError(f"onnxruntime device must be 'cpu', 'cuda' or 'cuda:N', not {device!r}")
+    options = {"device_id": str(index), "arena_extend_strategy": CUDA_ARENA}
+    return [(CUDA_PROVIDER, options), CPU_PROVIDER]
 
 
 def session_options(intra_op_threads: int, inter_op_threads: int = 1) -> ort.SessionOptions:
@@ -50,11 +58,12 @@ def open_session(path: Path, device: str, options: ort.SessionOptions) -> ort.In
     """A session on `device`; refuses to hand back a CUDA request that silently landed on the CPU."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} not found: run `person-search export BUNDLE` first")
-    available = ort.get_available_providers()
-    if device == "cuda" and CUDA_PROVIDER not in available:
+    providers, available = providers_for(device), ort.get_available_providers()
+    on_cuda = device != "cpu"
+    if on_cuda and CUDA_PROVIDER not in available:
         raise RuntimeError(f"onnxruntime has no {CUDA_PROVIDER} here (available: {', '.join(available)})")
-    session = ort.InferenceSession(str(path), options, providers=providers_for(device))
-    if device == "cuda" and session.get_providers()[0] != CUDA_PROVIDER:
+    session = ort.InferenceSession(str(path), options, providers=providers)
+    if on_cuda and session.get_providers()[0] != CUDA_PROVIDER:
         raise RuntimeError(f"{CUDA_PROVIDER} failed to load for {path.name}; got {session.get_providers()}")
     return session
 

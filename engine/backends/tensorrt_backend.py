@@ -6,7 +6,6 @@ never on a real GPU. A plan built for another TensorRT version, GPU or model is 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.bundle_files import ENGINES_DIR
+from engine.devices import cuda_index
 from engine.encoder import Backend, Encoder, Precision
 from engine.graph_io import Tower
 from engine.spec import ModelSpec
@@ -26,15 +26,14 @@ from engine.tokenizer import Tokenizer
 
 def device_index(device: str | None) -> int:
     """'cuda', 'cuda:1' or None -> the CUDA device index; anything else is not a TensorRT device."""
-    if device in (None, "cuda"):
-        return 0
-    if device.startswith("cuda:") and device[5:].isdigit():
-        return int(device[5:])
-    raise ValueError(f"tensorrt runs on a CUDA device ('cuda' or 'cuda:N'), not {device!r}")
+    index = cuda_index(device or "cuda")
+    if index is None:
+        raise ValueError(f"tensorrt runs on a CUDA device ('cuda' or 'cuda:N'), not {device!r}")
+    return index
 
 
 class TensorRTEncoder(Encoder):
-    """The loaded towers' plans sharing one CUDA stream; calls are serialised (one set of buffers)."""
+    """The loaded towers' plans, each with its own stream, buffers and lock: text never waits on images."""
 
     backend = Backend.TENSORRT
 
@@ -54,22 +53,18 @@ class TensorRTEncoder(Encoder):
             raise ValueError("plan metadata without its directory")
         self.meta, self.precision = meta, meta.precision
         self.device = f"cuda:{index} ({meta.gpu_name})"
-        self._lock = threading.Lock()
         with primary_context(cuda, index) as context:
             self._context = context
-            stream = cuda.Stream()
             self.runners = {
-                t: PlanRunner(
-                    trt, cuda, (meta.directory / f"{t}.plan").read_bytes(), stream, f"{meta.key}/{t}"
-                )
+                t: PlanRunner(trt, cuda, (meta.directory / f"{t}.plan").read_bytes(), f"{meta.key}/{t}")
                 for t in Tower
                 if t in self.towers
             }
         self._cuda = cuda
 
     def _run(self, tower: Tower, x: np.ndarray) -> np.ndarray:
-        """One call of a tower's plan with the CUDA context current and the buffers locked."""
-        with self._lock, primary_context(self._cuda, context=self._context):
+        """One call of a tower's plan with the CUDA context current; the runner locks its own buffers."""
+        with primary_context(self._cuda, context=self._context):
             return self.runners[tower].run(x)
 
     def _encode_pixels(self, pixels: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from engine.encoder import Backend, Encoder, Precision
 from engine.graph_io import Tower
 from engine.spec import ModelSpec
 from engine.tokenizer import Tokenizer
-from engine.towers import ImageTower, TextTower
+from engine.towers import tower_module
 
 # The attributes of an open_clip CLIP that belong to one tower only (logit_scale is shared and kept).
 TOWER_ATTRIBUTES = {
@@ -27,7 +27,6 @@ TOWER_ATTRIBUTES = {
         "attn_mask",
     ),
 }
-TOWER_MODULES = {Tower.IMAGE: ImageTower, Tower.TEXT: TextTower}
 
 
 def drop_towers(model: CLIP, keep: Collection[Tower]) -> CLIP:
@@ -62,7 +61,9 @@ class TorchEncoder(Encoder):
         self.device, self.precision = device, Precision(precision)
         self._dtype = torch.float16 if precision == Precision.FP16 else torch.float32
         self.model = drop_towers(model, self.towers).to(device=device, dtype=self._dtype).eval()
-        self.modules: dict[Tower, nn.Module] = {t: TOWER_MODULES[t](self.model) for t in self.towers}
+        self.modules: dict[Tower, nn.Module] = {
+            t: tower_module(self.model, t, tokenizer.eot_id) for t in self.towers
+        }
 
     @torch.inference_mode()
     def _encode_pixels(self, pixels: np.ndarray) -> np.ndarray:

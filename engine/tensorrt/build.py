@@ -38,6 +38,7 @@ class BuildOptions:
     calibration_dir: Path | None = None
     calibration_limit: int = 512
     calibration_batch: int = 8
+    calibration_min_batches: int = 8  # fewer than min(this, the batches the crops make) is refused
     workspace_mb: int = 1024
     fp32_softmax: bool = False
     device_index: int = 0
@@ -115,6 +116,8 @@ def build_plan(
         config.set_calibration_profile(fixed)
     cache = _timing_cache(config, timing_cache)
     plan = builder.build_serialized_network(network, config)
+    if calibrator is not None:  # TensorRT printed and swallowed what get_batch raised: raise it here
+        calibrator.raise_for_failure()
     if plan is None:
         raise RuntimeError(f"TensorRT failed to build {onnx_file.name} at {precision}; see its log above")
     if timing_cache is not None:
@@ -160,8 +163,9 @@ def _calibrator(
     files = calibration_files(options.calibration_dir, options.calibration_limit)
     if len(files) < batch:
         raise ValueError(f"{len(files)} calibration images is fewer than one batch of {batch}")
+    least = min(len(files) // batch, options.calibration_min_batches)
     return make_entropy_calibrator(
-        trt, cuda, calibration_batches(files, spec, batch), (batch, 3, h, w), cache
+        trt, cuda, calibration_batches(files, spec, batch), (batch, 3, h, w), cache, least
     )
 
 
@@ -189,12 +193,14 @@ def build_engines(
                 cache = engines / f"calibration-{spec.model_id}-trt{device.trt_version}.cache"
                 calibrator = _calibrator(trt, cuda, spec, cache, options)
             start = time.perf_counter()
-            plan = build_plan(
-                trt, onnx_path(bundle, tower), profiles[tower], at, calibrator,
-                engines / f"{device.key}.timing-cache", options,
-            )  # fmt: skip
-            if calibrator is not None:
-                calibrator.device.free()  # inside the context it was allocated in
+            try:
+                plan = build_plan(
+                    trt, onnx_path(bundle, tower), profiles[tower], at, calibrator,
+                    engines / f"{device.key}.timing-cache", options,
+                )  # fmt: skip
+            finally:
+                if calibrator is not None:
+                    calibrator.device.free()  # inside the context it was allocated in
             _write_atomic(engines / key / f"{tower}.plan", plan)
             log.info("built %s/%s.plan (%s) in %.0f s", key, tower, at, time.perf_counter() - start)
     meta = PlanMeta(

@@ -55,10 +55,13 @@ def make_entropy_calibrator(
     batches: Iterator[np.ndarray],
     batch_shape: tuple[int, ...],
     cache_path: Path,
+    min_batches: int = 1,
 ) -> Any:
     """An IInt8EntropyCalibrator2 that copies each batch to one device buffer and keeps a cache file.
 
-    The class is made here because its base class comes from the tensorrt module passed in.
+    TensorRT prints an exception raised in get_batch and reads it as "no more data", so the calibrator
+    keeps it and `raise_for_failure` raises it after the build; a cache is never written from fewer
+    than `min_batches` batches. The class is made here because its base comes from the module passed in.
     """
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[name-defined]
@@ -67,13 +70,24 @@ def make_entropy_calibrator(
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
             self.batches, self.shape, self.cache_path = batches, batch_shape, Path(cache_path)
+            self.min_batches = max(1, min_batches)
             self.device = cuda.mem_alloc(int(np.prod(batch_shape)) * np.dtype(np.float32).itemsize)
-            self.count = 0
+            self.count, self.from_cache = 0, False
+            self.error: Exception | None = None
 
         def get_batch_size(self) -> int:
             return int(self.shape[0])
 
         def get_batch(self, names: list[str]) -> list[int] | None:
+            try:
+                return self._next_batch()
+            except Exception as exc:  # TensorRT would swallow it; kept for raise_for_failure
+                log.error("INT8 calibration stopped at batch %d: %r", self.count + 1, exc)
+                self.error = exc
+                return None
+
+        def _next_batch(self) -> list[int] | None:
+            """Copy the next batch to the device buffer; None when the crops are used up."""
             batch = next(self.batches, None)
             if batch is None:
                 log.info("INT8 calibration used %d batches", self.count)
@@ -87,11 +101,29 @@ def make_entropy_calibrator(
         def read_calibration_cache(self) -> bytes | None:
             if self.cache_path.is_file():
                 log.info("INT8 calibration cache %s reused", self.cache_path)
+                self.from_cache = True
                 return self.cache_path.read_bytes()
             return None
 
         def write_calibration_cache(self, cache: bytes) -> None:
+            if self.error is not None or self.count < self.min_batches:
+                log.error("not writing %s: %s", self.cache_path, self._shortfall())
+                return
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             self.cache_path.write_bytes(bytes(cache))
+
+        def _shortfall(self) -> str:
+            """Why this calibration must not be kept."""
+            if self.error is not None:
+                return f"get_batch raised {self.error!r}"
+            return f"calibration ran on {self.count} batches, fewer than the {self.min_batches} required"
+
+        def raise_for_failure(self) -> None:
+            """After the build: raise what get_batch raised, or refuse a calibration on too few batches."""
+            if self.error is not None:
+                self.error.add_note(f"raised in INT8 calibration (get_batch, batch {self.count + 1})")
+                raise self.error
+            if not self.from_cache and self.count < self.min_batches:
+                raise RuntimeError(f"INT8 {self._shortfall()}; no calibration cache was written")
 
     return EntropyCalibrator()

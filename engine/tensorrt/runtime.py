@@ -1,9 +1,13 @@
 """Run a TensorRT plan with pycuda: pinned host buffers, device buffers sized for the profile's maximum,
-one CUDA stream, and `execute_async_v3` with the shape of each call (TensorRT 8.6 and 10.x tensor API).
+a CUDA stream and a lock of its own, and `execute_async_v3` with the shape of each call.
+
+TensorRT 8.6 and 10.x share this tensor-name API (set_input_shape, set_tensor_address, execute_async_v3);
+the binding API (execute_async_v2, binding indices) is deprecated in 8.6 and gone in 10, so it is not used.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -28,10 +32,15 @@ def primary_context(cuda: ModuleType, index: int = 0, context: Any = None) -> It
 
 
 class PlanRunner:
-    """One deserialized plan with its execution context and buffers; not thread-safe (callers lock)."""
+    """One deserialized plan with its own execution context, buffers, CUDA stream and lock.
 
-    def __init__(self, trt: ModuleType, cuda: ModuleType, plan: bytes, stream: Any, name: str) -> None:
-        self.cuda, self.stream, self.name = cuda, stream, name
+    Calls of one plan are serialised (they share its buffers); two plans never wait for each other.
+    Construct and run it with the CUDA context current (`primary_context`).
+    """
+
+    def __init__(self, trt: ModuleType, cuda: ModuleType, plan: bytes, name: str) -> None:
+        self.cuda, self.name = cuda, name
+        self.stream, self.lock = cuda.Stream(), threading.Lock()
         self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(plan)
         if self.engine is None:
             raise RuntimeError(f"TensorRT could not deserialize {name}; rebuild it on this device")
@@ -62,8 +71,13 @@ class PlanRunner:
         return self.input, self.output
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """One call: copy in, set this call's input shape, execute on the stream, copy out, wait."""
+        """One call under this plan's lock: copy in, set the input shape, execute on its stream, copy out."""
         self.profile.check(x.shape)
+        with self.lock:
+            return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """Stage, execute and copy back one call; the caller holds the lock."""
         staged = host_view(self.host[self.input.name], x.shape)
         staged[...] = x  # casts to the plan's dtype (int64 -> int32 on TensorRT 8.6)
         if not self.context.set_input_shape(self.input.name, tuple(x.shape)):

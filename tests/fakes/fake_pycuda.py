@@ -7,6 +7,7 @@ overflow) on a machine without CUDA. It is not pycuda and proves nothing about a
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,12 @@ class FakeDeviceAllocation:
 
 
 class FakeStream:
-    """A stream: copies and kernels run at once, synchronize() counts calls."""
+    """A stream with a handle of its own: copies and kernels run at once, synchronize() counts calls."""
+
+    handles = itertools.count(0xC0FFEE)
 
     def __init__(self) -> None:
-        self.handle = 0xC0FFEE
+        self.handle = next(FakeStream.handles)
         self.synchronized = 0
 
     def synchronize(self) -> None:
@@ -38,7 +41,7 @@ class FakeStream:
 
 
 class FakeContext:
-    """The primary context: push/pop are counted so tests can check they balance."""
+    """The primary context: push/pop are counted per thread, as CUDA's context stack is, to check balance."""
 
     def __init__(self, driver: FakePycudaDriver) -> None:
         self.driver = driver
@@ -61,7 +64,7 @@ class FakePycudaDriver:
         self.gpu_name, self.compute_capability = gpu_name, compute_capability
         self.memory: dict[int, bytearray] = {}
         self.addresses = itertools.count(0x1000, 0x1000)
-        self.context_depth = 0
+        self._threads = threading.local()
         self.initialised = False
         driver = self
 
@@ -85,6 +88,15 @@ class FakePycudaDriver:
                 return FakeContext(driver)
 
         self.Device = Device
+
+    @property
+    def context_depth(self) -> int:
+        """How many contexts the calling thread has pushed and not popped."""
+        return int(getattr(self._threads, "depth", 0))
+
+    @context_depth.setter
+    def context_depth(self, depth: int) -> None:
+        self._threads.depth = depth
 
     def init(self) -> None:
         self.initialised = True

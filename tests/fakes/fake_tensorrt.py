@@ -3,7 +3,12 @@
 Its "plans" are JSON carrying the ONNX graph, and its execution context runs that graph with ONNX Runtime
 on the fake device memory of FakePycudaDriver. It mimics the API differences we rely on (8.x needs the
 EXPLICIT_BATCH flag, parses opsets up to 17 and turns int64 inputs into int32; a plan only deserializes on
-the version that built it). Passing against it shows our calls are consistent, not that TensorRT works.
+the version that built it). Its parser refuses what the real one refuses: a LayerNormalization declaring
+its optional Mean/InvStdDev outputs (NVIDIA/TensorRT#3457), nodes of custom domains (no plugins here) and,
+on 8.x, ONNX local functions (parsed from TensorRT 9.0 on). Its builder calibrates INT8 as TensorRT does:
+get_batch is called during build_serialized_network, an exception there is printed and read as the end of
+the data, and with no batch at all the build fails. Passing against it shows our calls are consistent, not
+that TensorRT works.
 """
 
 from __future__ import annotations
@@ -144,6 +149,7 @@ class FakeTensorRT:
     def __init__(self, version: str, cuda: FakePycudaDriver) -> None:
         self.__version__, self.cuda, self.major = version, cuda, int(version.split(".")[0])
         self.builds: list[dict[str, Any]] = []
+        self.swallowed: list[Exception] = []  # what get_batch raised; TensorRT prints it and carries on
         fake = self
 
         class Builder:
@@ -196,12 +202,28 @@ class FakeTensorRT:
     def nptype(dtype: DataType) -> type:
         return NP_TYPES[dtype]
 
-    def _parse(self, parser: Any, path: str) -> bool:
-        model = onnx.shape_inference.infer_shapes(onnx.load(path))
+    def _refusal(self, model: onnx.ModelProto) -> str | None:
+        """Why the real parser of this version would refuse the graph, or None."""
         opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
         if opset > (17 if self.major == 8 else 20):
-            parser.errors.append(f"fake TensorRT {self.__version__}: unsupported opset {opset}")
+            return f"unsupported opset {opset}"
+        if model.functions and self.major == 8:
+            return f"local function {model.functions[0].name!r}: not supported before TensorRT 9.0"
+        functions = {(f.domain, f.name) for f in model.functions}
+        for node in model.graph.node:
+            if node.domain not in ("", "ai.onnx") and (node.domain, node.op_type) not in functions:
+                return f"No importer registered for op: {node.op_type} ({node.domain}); plugin not found"
+            if node.op_type == "LayerNormalization" and len(node.output) > 1:
+                return f"node {node.name}: Node has more output tensors than TRT expected"
+        return None
+
+    def _parse(self, parser: Any, path: str) -> bool:
+        model = onnx.load(path)
+        refusal = self._refusal(model)
+        if refusal is not None:
+            parser.errors.append(f"fake TensorRT {self.__version__}: {refusal}")
             return False
+        model = onnx.shape_inference.infer_shapes(model)
         parser.network.onnx = model.SerializeToString()
         for value in model.graph.input:
             dims = [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
@@ -221,6 +243,8 @@ class FakeTensorRT:
         if len(config.profiles) != 1 or {n for n, _, _ in network.inputs} != set(config.profiles[0].shapes):
             return None  # real TensorRT: every dynamic input needs a shape in the profile
         calibrated = self._calibrate(network, config) if BuilderFlag.INT8 in config.flags else 0
+        if calibrated is None:
+            return None
         fp32 = [
             la.name for la in network.layers if la.precision == DataType.FLOAT and la.type != LayerType.OTHER
         ]
@@ -237,7 +261,7 @@ class FakeTensorRT:
         self.builds.append(record)
         return json.dumps(record).encode()
 
-    def _calibrate(self, network: FakeNetwork, config: FakeConfig) -> int:
+    def _calibrate(self, network: FakeNetwork, config: FakeConfig) -> int | None:
         calibrator = config.int8_calibrator
         if calibrator is None or config.calibration_profile is None:
             raise RuntimeError("fake TensorRT: INT8 without a calibrator and calibration profile")
@@ -249,9 +273,22 @@ class FakeTensorRT:
         if not low == opt == high == list(shape):  # TensorRT calibrates at the calibration profile's shape
             raise RuntimeError(f"fake TensorRT: calibration profile {opt} does not match batches {shape}")
         count = 0
-        while (pointers := calibrator.get_batch([name])) is not None:
+        while (pointers := self._next_batch(calibrator, name)) is not None:
             batch = self.cuda.read(pointers[0], shape, np.float32)
             assert np.isfinite(batch).all()
             count += 1
+        if count == 0:  # real TensorRT: no scaling factors, the build fails
+            print("fake TensorRT: calibration failure occurred with no scaling factors detected")
+            return None
         calibrator.write_calibration_cache(b"FAKE-CALIBRATION")
         return count
+
+    def _next_batch(self, calibrator: Any, name: str) -> list[int] | None:
+        """get_batch as TensorRT calls it: an exception is printed, kept for tests, and read as the end."""
+        try:
+            pointers = calibrator.get_batch([name])
+        except Exception as exc:
+            print(f"fake TensorRT: exception in get_batch: {exc!r}")
+            self.swallowed.append(exc)
+            return None
+        return None if pointers is None else list(pointers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,13 +53,19 @@ class FakeEngine:
 
 
 class FakeExecutionContext:
-    """Shapes and addresses per tensor; execute_async_v3 reads input memory, runs ORT, writes output."""
+    """Shapes and addresses per tensor; execute_async_v3 reads input memory, runs ORT, writes output.
+
+    It records the stream handle of each call, and calls `on_execute` (when a test sets it) while the
+    kernel "runs", so a test can hold one plan mid-execution.
+    """
 
     def __init__(self, engine: FakeEngine) -> None:
         self.engine = engine
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.addresses: dict[str, int] = {}
         self.calls: list[tuple[int, ...]] = []
+        self.streams: list[int] = []
+        self.on_execute: Callable[[], None] | None = None
 
     def set_input_shape(self, name: str, shape: Any) -> bool:
         low, _, high = self.engine.get_tensor_profile_shape(name, 0)
@@ -85,10 +92,13 @@ class FakeExecutionContext:
         (name, shape), cuda = next(iter(self.shapes.items())), self.engine.fake.cuda
         dtype = self.engine.fake.nptype(self.engine.get_tensor_dtype(name))
         x = cuda.read(self.addresses[name], shape, dtype)
+        if self.on_execute is not None:
+            self.on_execute()
         if x.dtype.kind == "i":
             x = x.astype(np.int64)  # the graph takes int64 ids; TensorRT 8.6 would run them as int32
         out = self.engine.session.run(None, {name: x})[0].astype(np.float32)
         output = next(n for n, t in self.engine.tensors.items() if t[0] == TensorIOMode.OUTPUT)
         cuda.write(self.addresses[output], out)
         self.calls.append(shape)
+        self.streams.append(int(stream_handle))
         return True
