@@ -58,7 +58,7 @@ def crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
 def qualities(frame: np.ndarray, boxes: Boxes, weights: QualityWeights = QualityWeights()) -> np.ndarray:
     """The quality in [0, 1] of every detection of one frame, (N,)."""
     h, w = frame.shape[:2]
-    xyxy = boxes.xyxy
+    xyxy = boxes.boxes
     if not len(xyxy):
         return np.zeros(0, np.float32)
     heights = xyxy[:, 3] - xyxy[:, 1]

@@ -77,7 +77,7 @@ class CameraTracker:
         import supervision as sv
 
         detections = sv.Detections(
-            xyxy=boxes.xyxy.astype(np.float32),
+            xyxy=boxes.boxes.astype(np.float32),
             confidence=boxes.scores.astype(np.float32),
             class_id=np.zeros(len(boxes), dtype=int),
         )

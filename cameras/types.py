@@ -23,7 +23,7 @@ class Frame:
 class Boxes:
     """Person detections in one frame: corner boxes in frame pixels and their scores."""
 
-    xyxy: np.ndarray  # (N, 4) float32 x1, y1, x2, y2
+    boxes: np.ndarray  # (N, 4) float32 x1, y1, x2, y2
     scores: np.ndarray  # (N,) float32
 
     @classmethod
