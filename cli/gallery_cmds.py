@@ -81,6 +81,7 @@ def reindex(
     data: DataOpt,
     batch_size: Annotated[int, typer.Option(help="images per encoder batch")] = 32,
     backend: BackendOpt = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, fp16 or int8 (what serve will use)")] = "fp32",
     factory: FactoryOpt = None,
 ) -> None:
     """Re-encode every stored image with this model and switch the gallery to it (resumable)."""
@@ -93,7 +94,7 @@ def reindex(
     stored = stored_model(data)
     if stored is None:
         raise typer.BadParameter(f"no gallery at {data}", param_hint="--data")
-    encoder = load_encoder(model, backend=backend, max_batch=batch_size)
+    encoder = load_encoder(model, backend=backend, precision=precision, max_batch=batch_size)
     if stored[0] == encoder.model_id:
         typer.echo(f"gallery {data} is already encoded with model {encoder.model_id}; nothing to do")
         return
