@@ -183,7 +183,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--status", type=int, required=True, help="build-engine's exit status")
     p.set_defaults(fn=cmd_build_failed)
     p = sub.add_parser("faiss-gpu", help="print 'true' or 'false' for index.use_gpu")
-    p.add_argument("--mode", default=FaissGpu.AUTO, choices=[str(m) for m in FaissGpu])
+    p.add_argument("--mode", default=FaissGpu.AUTO, help="auto, true or false (FAISS_USE_GPU)")
     p.add_argument("--image", default="", help="the image's L4T release; empty: not a Jetson image")
     p.add_argument("--meminfo", type=Path, default=Path("/proc/meminfo"))
     p.set_defaults(fn=cmd_faiss_gpu)

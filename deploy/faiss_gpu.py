@@ -33,7 +33,10 @@ def mem_total_gib(meminfo: str) -> float | None:
 
 def use_faiss_gpu(mode: FaissGpu | str, jetson: bool, total_gib: float | None) -> tuple[bool, str]:
     """The index.use_gpu setting to serve with, and why (for the log)."""
-    mode = FaissGpu(str(mode).strip().lower())
+    try:
+        mode = FaissGpu(str(mode).strip().lower())
+    except ValueError:
+        raise ValueError(f"FAISS_USE_GPU is auto, true or false, not {mode!r}") from None
     if mode is not FaissGpu.AUTO:
         return mode is FaissGpu.ON, f"FAISS GPU copy {'on' if mode is FaissGpu.ON else 'off'} as configured"
     if not jetson:

@@ -143,5 +143,6 @@ def test_cli_faiss_gpu_prints_the_setting(tmp_path: Path, capsys: pytest.Capture
     meminfo.write_text(ORIN_NX_16GB)
     assert main(["faiss-gpu", "--image", "r36.4.0", "--meminfo", str(meminfo)]) == 0
     assert capsys.readouterr().out.strip() == "true"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="FAISS_USE_GPU is auto, true or false, not 'sometimes'"):
         use_faiss_gpu("sometimes", True, 16.0)
+    assert main(["faiss-gpu", "--mode", "sometimes"]) == STOP
