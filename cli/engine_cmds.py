@@ -38,7 +38,13 @@ def export(
 def build_engine(
     bundle: Annotated[Path, typer.Argument(help="model bundle directory (already exported)")],
     precision: Annotated[str, typer.Option(help="fp16, int8 or fp32")] = "fp16",
-    max_batch: Annotated[int, typer.Option(help="largest batch the plans accept")] = 32,
+    max_batch: Annotated[int, typer.Option(min=1, help="largest batch the plans accept")] = 32,
+    text_max_batch: Annotated[
+        int | None, typer.Option(min=1, help="largest text batch (default: --max-batch)")
+    ] = None,
+    image_max_batch: Annotated[
+        int | None, typer.Option(min=1, help="largest image batch (default: --max-batch)")
+    ] = None,
     calibration_dir: Annotated[
         Path | None, typer.Option(help="folder of gallery crops for INT8 calibration")
     ] = None,
@@ -53,8 +59,13 @@ def build_engine(
     """Build TensorRT plans for both towers on this device, under BUNDLE/engines/<key>/."""
     from engine.encoder import Precision
     from engine.tensorrt.build import BuildOptions, build_engines
+    from engine.tensorrt.profiles import TowerBatches
     from engine.tensorrt.versions import import_tensorrt
 
+    batches = TowerBatches(
+        max_batch if text_max_batch is None else text_max_batch,
+        max_batch if image_max_batch is None else image_max_batch,
+    )
     trt, cuda = import_tensorrt()
     options = BuildOptions(
         calibration_dir=calibration_dir,
@@ -64,6 +75,6 @@ def build_engine(
         device_index=device,
         force_fp16=force_fp16,
     )
-    meta = build_engines(bundle, Precision(precision), max_batch, trt, cuda, options)
+    meta = build_engines(bundle, Precision(precision), batches, trt, cuda, options)
     typer.echo(f"built {meta.directory}")
     typer.echo(meta.model_dump_json(indent=2))

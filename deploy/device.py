@@ -10,6 +10,7 @@ from deploy.plan import StartError
 from engine.encoder import Precision
 from engine.graph_io import Tower
 from engine.spec import ModelSpec
+from engine.tensorrt.profiles import TowerBatches
 
 
 def tensorrt_installed() -> bool:
@@ -27,11 +28,11 @@ def plan_files() -> list[str]:
 def engine_key(
     bundle: Path,
     precision: Precision | str,
-    max_batch: int,
+    max_batch: TowerBatches | int,
     trt: ModuleType | None = None,
     cuda: ModuleType | None = None,
 ) -> tuple[str, list[str]]:
-    """The key build-engine writes for this GPU, TensorRT, precision and batch, and the files it writes."""
+    """The key build-engine writes for this GPU, TensorRT, precision and batches, and the files it writes."""
     from engine.tensorrt.keys import detect_device
     from engine.tensorrt.keys import engine_key as key_of
 

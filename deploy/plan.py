@@ -36,7 +36,11 @@ def wants_tensorrt(backend: Backend | str, tensorrt_installed: bool) -> bool:
     """Whether this start needs TensorRT engines; an explicit tensorrt without TensorRT is an error."""
     backend = Backend(backend)
     if backend is Backend.TENSORRT and not tensorrt_installed:
-        raise StartError("backend 'tensorrt' was chosen but TensorRT is not installed in this image")
+        raise StartError(
+            "backend 'tensorrt' was chosen but TensorRT is not installed in this image (the CPU image, or "
+            "a Jetson image built with TENSORRT=none for JetPack 6.0): on JetPack 6.1 or later build "
+            "docker/Dockerfile.jetson with TENSORRT=tarball, or choose backend onnxruntime"
+        )
     return backend in (Backend.TENSORRT, Backend.AUTO) and tensorrt_installed
 
 

@@ -1,29 +1,22 @@
 """The container entrypoint's decisions as code: L4T release check, engines present/missing/changed, the
-bundle view on the engines volume, and the entrypoint script run for real with a fake `person-search`."""
+bundle view on the engines volume, and the entrypoint script run for real with a fake `person-search`.
+The Jetson side (engine keys, builds and their back-off) is in test_deploy_engines.py."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from deploy_helpers import ORIN_62, calls, onnx_bundle, run_entrypoint
 
 from deploy import bundle_view
 from deploy.__main__ import STOP, main
 from deploy.engines import EngineState, check_engines, prune
 from deploy.l4t import L4TPolicy, L4TRelease, Verdict, check_host, compare
 from deploy.plan import Action, StartError, plan_engines, plan_without_engines, wants_tensorrt
-from engine.bundle_files import ENGINES_DIR, IMAGE_ONNX, TEXT_ONNX
+from engine.bundle_files import ENGINES_DIR
 
-REPO = Path(__file__).resolve().parents[1]
-ENTRYPOINT = REPO / "docker" / "entrypoint.sh"
-ORIN_62 = (
-    "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 2025\n"
-    "# KERNEL_VARIANT: oot\nTARGET_USERSPACE_LIB_DIR=nvidia\n"
-)
 ORIN_60 = (
     "# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64, DATE: Fri Jul 19 2024\n"
 )
@@ -131,16 +124,8 @@ def test_prune_deletes_only_key_directories(tmp_path: Path) -> None:
 # ---- plans ----
 
 
-def _onnx_bundle(tmp_path: Path) -> Path:
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    (bundle / IMAGE_ONNX).write_bytes(b"onnx")
-    (bundle / TEXT_ONNX).write_bytes(b"onnx")
-    return bundle
-
-
 def test_plan_builds_then_serves_and_prunes(tmp_path: Path) -> None:
-    bundle = _onnx_bundle(tmp_path)
+    bundle = onnx_bundle(tmp_path)
     assert plan_engines(bundle, "new", PLANS).action is Action.BUILD
     old = _built(bundle / ENGINES_DIR, "old")
     _built(bundle / ENGINES_DIR, "new")
@@ -215,7 +200,7 @@ def test_cli_check_l4t_exit_codes(tmp_path: Path) -> None:
 
 
 def test_cli_engines_on_the_cpu_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bundle = _onnx_bundle(tmp_path)
+    bundle = onnx_bundle(tmp_path)
     assert main(["engines", "--bundle", str(bundle), "--backend", "onnxruntime"]) == 0
     assert capsys.readouterr().out.strip() == "serve"
     assert main(["engines", "--bundle", str(tmp_path / "empty"), "--backend", "onnxruntime"]) == STOP
@@ -228,196 +213,66 @@ def test_cli_health_fails_when_nothing_listens() -> None:
 # ---- the entrypoint script itself, with a fake person-search that records how it was called ----
 
 
-def _run_entrypoint(
-    tmp_path: Path, env: dict[str, str], *args: str, fake_build: str = "exit 1"
-) -> subprocess.CompletedProcess[str]:
-    """Run docker/entrypoint.sh with a fake `person-search` that appends each call to tmp_path/calls."""
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir(exist_ok=True)
-    fake = fake_bin / "person-search"
-    fake.write_text(
-        f'#!/bin/sh\necho "$PERSON_SEARCH_MODEL__BUNDLE $*" >> "{tmp_path}/calls"\n'
-        f'if [ "$1" = build-engine ]; then {fake_build}; fi\n'
-    )
-    fake.chmod(0o755)
-    python_bin = Path(sys.executable).parent  # this venv's python, found by the script as `python`
-    full_env = {
-        "PATH": os.pathsep.join([str(fake_bin), str(python_bin), os.environ["PATH"]]),
-        "PYTHONPATH": str(REPO),
-        "DEPLOY_WORKDIR": str(tmp_path / "work"),
-        "DEPLOY_HOST_TEGRA_RELEASE": str(tmp_path / "no-such-file"),
-        **env,
-    }
-    return subprocess.run(
-        ["bash", str(ENTRYPOINT), *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_entrypoint_serves_on_the_cpu_image(tmp_path: Path) -> None:
-    bundle = _onnx_bundle(tmp_path)
+    bundle = onnx_bundle(tmp_path)
     env = {"PERSON_SEARCH_MODEL__BUNDLE": str(bundle), "PERSON_SEARCH_MODEL__BACKEND": "onnxruntime"}
-    done = _run_entrypoint(tmp_path, env, "serve", "--log-level", "debug")
+    done = run_entrypoint(tmp_path, env, "serve", "--log-level", "debug")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "calls").read_text().split() == [str(bundle), "serve", "--log-level", "debug"]
 
 
-def test_entrypoint_reindexes_with_the_prepared_bundle(tmp_path: Path) -> None:
-    bundle = _onnx_bundle(tmp_path)
+@pytest.mark.parametrize(("precision", "want"), [("int8", "int8"), (None, "fp32")])
+def test_entrypoint_reindexes_with_the_prepared_bundle_and_precision(
+    tmp_path: Path, precision: str | None, want: str
+) -> None:
+    bundle = onnx_bundle(tmp_path)
     env = {
         "PERSON_SEARCH_MODEL__BUNDLE": str(bundle),
         "PERSON_SEARCH_MODEL__BACKEND": "onnxruntime",
         "PERSON_SEARCH_INDEX__DATA_DIR": "/data",
+        **({"PERSON_SEARCH_MODEL__PRECISION": precision} if precision else {}),
     }
-    done = _run_entrypoint(tmp_path, env, "reindex", "--batch-size", "8")
+    done = run_entrypoint(tmp_path, env, "reindex", "--batch-size", "8")
     assert done.returncode == 0, done.stderr
-    flags = ["--model", str(bundle), "--data", "/data", "--backend", "onnxruntime", "--batch-size", "8"]
-    assert (tmp_path / "calls").read_text().split() == [str(bundle), "reindex", *flags]
+    flags = ["--model", str(bundle), "--data", "/data", "--backend", "onnxruntime", "--precision", want]
+    assert calls(tmp_path) == [[str(bundle), "reindex", *flags, "--batch-size", "8"]]
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        ({}, "true"),  # the CPU image: FAISS keeps a GPU copy only if its build sees a GPU
+        ({"DEPLOY_FAISS_GPU": "false"}, "false"),
+        ({"DEPLOY_FAISS_GPU": "true", "PERSON_SEARCH_INDEX__USE_GPU": "false"}, "false"),  # explicit wins
+    ],
+)
+def test_entrypoint_decides_the_faiss_gpu_copy_unless_set(
+    tmp_path: Path, env: dict[str, str], want: str
+) -> None:
+    base = {
+        "PERSON_SEARCH_MODEL__BUNDLE": str(onnx_bundle(tmp_path)),
+        "PERSON_SEARCH_MODEL__BACKEND": "onnxruntime",
+    }
+    done = run_entrypoint(tmp_path, {**base, **env})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "use_gpu").read_text().strip() == want
 
 
 def test_entrypoint_stops_on_l4t_mismatch_before_serving(tmp_path: Path) -> None:
     host = tmp_path / "nv_tegra_release"
     host.write_text(ORIN_60)
     env = {
-        "PERSON_SEARCH_MODEL__BUNDLE": str(_onnx_bundle(tmp_path)),
+        "PERSON_SEARCH_MODEL__BUNDLE": str(onnx_bundle(tmp_path)),
         "DEPLOY_IMAGE_L4T": "r36.4.0",
         "DEPLOY_HOST_TEGRA_RELEASE": str(host),
     }
-    done = _run_entrypoint(tmp_path, env)
+    done = run_entrypoint(tmp_path, env)
     assert done.returncode == STOP
     assert "L4T mismatch" in done.stderr and "R36.3.0 (JetPack 6.0)" in done.stderr
     assert not (tmp_path / "calls").exists()
 
 
 def test_entrypoint_runs_other_commands_as_given(tmp_path: Path) -> None:
-    done = _run_entrypoint(tmp_path, {}, "person-search", "info", "/models/bundle")
+    done = run_entrypoint(tmp_path, {}, "person-search", "info", "/models/bundle")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "calls").read_text().split() == ["info", "/models/bundle"]
-
-
-# ---- on a Jetson: the engine key from a fake TensorRT and a fake pycuda (no GPU here) ----
-
-FAKE_TENSORRT = '"""FakeTensorRT: only the version string deploy reads."""\n__version__ = "10.3.0.30"\n'
-FAKE_PYCUDA_DRIVER = '''"""FakePyCUDA driver: one Orin GPU, as pycuda.driver reports it."""
-
-
-def init():
-    pass
-
-
-class Device:
-    @staticmethod
-    def count():
-        return 1
-
-    def __init__(self, index):
-        self.index = index
-
-    def name(self):
-        return "Orin (nvgpu)"
-
-    def compute_capability(self):
-        return (8, 7)
-'''
-
-
-@pytest.fixture
-def fake_tensorrt(tmp_path: Path) -> Path:
-    """A directory holding fake `tensorrt` and `pycuda` packages, for PYTHONPATH or sys.path."""
-    root = tmp_path / "fakes"
-    (root / "tensorrt").mkdir(parents=True)
-    (root / "tensorrt" / "__init__.py").write_text(FAKE_TENSORRT)
-    (root / "pycuda").mkdir()
-    (root / "pycuda" / "__init__.py").write_text('"""FakePyCUDA."""\n')
-    (root / "pycuda" / "driver.py").write_text(FAKE_PYCUDA_DRIVER)
-    return root
-
-
-def test_engine_key_names_tensorrt_gpu_precision_and_profile(
-    micro_bundle: Path, fake_tensorrt: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.syspath_prepend(str(fake_tensorrt))
-    for name in ("tensorrt", "pycuda", "pycuda.driver"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    from deploy import device
-
-    key, files = device.engine_key(micro_bundle, "fp16", 32)
-    assert key.startswith("trt10.3.0-orin-nvgpu-sm87-fp16-b32")
-    assert files == ["image.plan", "text.plan", "plan.json"]
-    assert device.engine_key(micro_bundle, "fp16", 16)[0] != key  # another batch profile, another key
-
-
-def test_no_gpu_visible_stops_with_the_runtime_hint(micro_bundle: Path) -> None:
-    class FakeCudaWithoutGpu:
-        """FakePyCUDA driver whose init fails as it does without the NVIDIA runtime."""
-
-        @staticmethod
-        def init() -> None:
-            raise OSError("cuInit failed: no CUDA-capable device is detected")
-
-    from deploy import device
-
-    fake_trt = type(sys)("tensorrt")
-    fake_trt.__version__ = "10.3.0.30"  # type: ignore[attr-defined]
-    with pytest.raises(StartError, match="runtime nvidia"):
-        device.engine_key(micro_bundle, "fp16", 8, trt=fake_trt, cuda=FakeCudaWithoutGpu)  # type: ignore[arg-type]
-
-
-FAKE_BUILD = """
-import sys
-from pathlib import Path
-from deploy.device import engine_key
-bundle, precision, batch = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-key, files = engine_key(bundle, precision, batch)
-for name in files:
-    (bundle / "engines" / key).mkdir(parents=True, exist_ok=True)
-    (bundle / "engines" / key / name).write_text("fake plan")
-"""
-
-
-@pytest.mark.slow
-def test_entrypoint_builds_engines_once_and_rebuilds_when_the_key_changes(
-    micro_bundle: Path, fake_tensorrt: Path, tmp_path: Path
-) -> None:
-    bundle = tmp_path / "ro-bundle"
-    shutil.copytree(micro_bundle, bundle)
-    (bundle / IMAGE_ONNX).write_bytes(b"onnx")
-    (bundle / TEXT_ONNX).write_bytes(b"onnx")
-    (tmp_path / "fake_build.py").write_text(FAKE_BUILD)
-    host = tmp_path / "nv_tegra_release"
-    host.write_text(ORIN_62)
-    env = {
-        "PYTHONPATH": os.pathsep.join([str(fake_tensorrt), str(REPO)]),
-        "PERSON_SEARCH_MODEL__BUNDLE": str(bundle),
-        "PERSON_SEARCH_MODEL__PRECISION": "fp16",
-        "DEPLOY_IMAGE_L4T": "r36.4.0",
-        "DEPLOY_HOST_TEGRA_RELEASE": str(host),
-        "DEPLOY_ENGINES_DIR": str(tmp_path / "engines"),
-    }
-    build = f'python "{tmp_path}/fake_build.py" "$2" "$4" "$6"'
-    first = _run_entrypoint(tmp_path, env, fake_build=build)
-    assert first.returncode == 0, first.stderr
-    assert "building TensorRT engines (fp16, batch 1..32)" in first.stderr
-    calls = (tmp_path / "calls").read_text().splitlines()
-    assert [c.split()[1] for c in calls] == ["build-engine", "serve"]
-    assert calls[0].split()[3:] == ["--precision", "fp16", "--max-batch", "32", "--workspace-mb", "1024"]
-    view = calls[-1].split()[0]
-    (model_dir,) = (tmp_path / "engines").iterdir()
-    (key_dir,) = model_dir.iterdir()
-    assert key_dir.name.startswith("trt10.3.0-orin-nvgpu-sm87-fp16-b32")
-    assert Path(view, ENGINES_DIR).resolve() == model_dir.resolve()
-
-    (tmp_path / "calls").unlink()
-    second = _run_entrypoint(tmp_path, env, fake_build=build)
-    assert second.returncode == 0, second.stderr
-    assert [c.split()[1] for c in (tmp_path / "calls").read_text().splitlines()] == ["serve"]
-
-    (tmp_path / "calls").unlink()
-    third = _run_entrypoint(tmp_path, {**env, "PERSON_SEARCH_MODEL__PRECISION": "fp32"}, fake_build=build)
-    assert third.returncode == 0, third.stderr
-    assert [c.split()[1] for c in (tmp_path / "calls").read_text().splitlines()] == ["build-engine", "serve"]
-    assert [p.name.split("-")[4] for p in model_dir.iterdir() if p.is_dir()] == ["fp32"]  # fp16 pruned

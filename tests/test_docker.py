@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 from pydantic import BaseModel
 
 from deploy.l4t import L4TRelease
@@ -128,7 +129,7 @@ def _dockerfile_env(path: Path) -> dict[str, str]:
 
 def _dockerfile_args(path: Path) -> dict[str, str]:
     """ARG defaults of a Dockerfile."""
-    return dict(re.findall(r"^ARG ([A-Z0-9_]+)=(\S+)", path.read_text(), re.MULTILINE))
+    return dict(re.findall(r"^ARG ([A-Z0-9_]+)=(\S*)$", path.read_text(), re.MULTILINE))
 
 
 # ---- linters ----
@@ -329,8 +330,10 @@ def test_jetson_image_records_its_l4t_release_and_compose_agrees() -> None:
     assert (release.major, release.revision) == (36, 4)
     assert _dockerfile_env(DOCKER / "Dockerfile.jetson")["DEPLOY_IMAGE_L4T"] == "${L4T_RELEASE}"
     build_args = _compose(COMPOSE_JETSON)["services"]["person-search"]["build"]["args"]
-    for name in ("L4T_RELEASE", "CUDA_RUNTIME_TAG", "TENSORRT_TAG", "FAISS"):
-        assert _default(build_args[name]) == args[name], name
+    assert {"L4T_RELEASE", "CUDA_RUNTIME_TAG", "TENSORRT", "FAISS", "ONNXRUNTIME"} <= build_args.keys()
+    for name, value in build_args.items():
+        assert _default(value) == args[name], f"compose's default for {name} is not the Dockerfile's"
+    assert "PYTHON_VERSION" not in build_args, "the Python version is set in one place: the Dockerfile"
 
 
 def _requirement_names(lines: list[str]) -> set[str]:
@@ -363,3 +366,96 @@ def test_docker_build_context_keeps_what_the_images_copy() -> None:
         for source in copy_source.findall((DOCKER / name).read_text()):
             assert source.split("/")[0] in kept, f"{name} copies {source} but .dockerignore leaves it out"
             assert (REPO / source).exists(), f"{name} copies {source}, which does not exist"
+
+
+# ---- the Jetson image's Python runtime: one version, no TensorRT source build, a self-check ----
+
+
+def _python_minor(text: str, pattern: str) -> str:
+    found = re.search(pattern, text, re.MULTILINE)
+    assert found, f"no {pattern!r}"
+    return found[1]
+
+
+def test_one_python_version_for_the_images_and_the_serving_test() -> None:
+    jetson = _python_minor(
+        (DOCKER / "Dockerfile.jetson").read_text(), r"^ARG PYTHON_VERSION=(\d+\.\d+)\.\d+$"
+    )
+    cpu = _python_minor((DOCKER / "Dockerfile").read_text(), r"^ARG PYTHON_IMAGE=python:(\d+\.\d+)-slim")
+    make = subprocess.run(
+        ["make", "-s", "-C", str(REPO), "print-serve-python"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert jetson == cpu == make == "3.12", (jetson, cpu, make)
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert jetson in SpecifierSet(requires), f"pyproject.toml's requires-python {requires} excludes {jetson}"
+
+
+def test_jetson_python_comes_from_uv_identically_in_builder_and_runtime() -> None:
+    text = (DOCKER / "Dockerfile.jetson").read_text()
+    assert re.search(r"^COPY --from=ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ /uv /uvx /bin/$", text, re.MULTILINE)
+    assert 'uv python install "${PYTHON_VERSION}"' in text and "UV_PYTHON_INSTALL_DIR=/opt/python" in text
+    runtime = text.split(" AS runtime")[1]
+    assert (
+        "COPY --from=venv /opt/python /opt/python" in runtime
+        and "COPY --from=venv /opt/venv /opt/venv" in runtime
+    )
+    assert not re.search(r"apt-get install[^&]*python3", runtime), "the runtime uses the builder's Python"
+
+
+def test_jetson_tensorrt_is_the_l4t_tarball_not_a_source_build() -> None:
+    text = (DOCKER / "Dockerfile.jetson").read_text()
+    args = _dockerfile_args(DOCKER / "Dockerfile.jetson")
+    assert args["TENSORRT"] == "tarball" and args["TENSORRT_SHA256"] == ""
+    assert args["TENSORRT_URL"].endswith("/TensorRT-10.3.0.26.l4t.aarch64-gnu.cuda-12.6.tar.gz")
+    assert "tensorrt-*-${abi}-none-linux_aarch64.whl" in text and "its python/ holds" in text
+    for gone in (
+        "github.com/NVIDIA/TensorRT",
+        "build.sh",
+        "libnvinfer10",
+        "TENSORRT_APT",
+        "python3-libnvinfer-dev",
+    ):
+        assert gone not in text, f"{gone} is back in docker/Dockerfile.jetson"
+    assert "FROM builder AS trt-none" in text and "TENSORRT=none" in text.split("ARG L4T_RELEASE")[0]
+    assert 'pip wheel --wheel-dir /wheels "pycuda==${PYCUDA_VERSION}"' in text
+
+
+def test_every_stage_declares_the_build_args_it_uses() -> None:
+    for name in ("Dockerfile", "Dockerfile.jetson"):
+        text = (DOCKER / name).read_text().replace("\\\n", " ")
+        all_args = set(re.findall(r"^ARG ([A-Z0-9_]+)", text, re.MULTILINE))
+        for stage in re.split(r"^FROM .*$", text, flags=re.MULTILINE)[1:]:
+            declared = set(re.findall(r"^ARG ([A-Z0-9_]+)", stage, re.MULTILINE))
+            used = set(re.findall(r"\$\{([A-Z0-9_]+)", stage)) & all_args
+            assert used <= declared, f"{name}: a stage uses {used - declared} without declaring ARG"
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("Dockerfile", "--faiss cpu --tensorrt none --onnxruntime cpu"),
+        ("Dockerfile.jetson", '--faiss "${FAISS}" --tensorrt "${TENSORRT}" --onnxruntime "${ONNXRUNTIME}"'),
+    ],
+)
+def test_runtime_stage_checks_itself_at_build_time(name: str, args: str) -> None:
+    runtime = (DOCKER / name).read_text().split(" AS runtime")[1]
+    assert f"python -m deploy check-image {args}" in runtime
+    assert runtime.index("check-image") < runtime.index("USER 1000")  # before dropping root, after the venv
+    assert runtime.index("COPY --from=venv /opt/venv") < runtime.index("check-image")
+
+
+def test_jetson_compose_leaves_the_faiss_gpu_copy_to_the_entrypoint() -> None:
+    environment = _compose(COMPOSE_JETSON)["services"]["person-search"]["environment"]
+    assert "PERSON_SEARCH_INDEX__USE_GPU" not in environment, "deploy decides it from the module's memory"
+    assert environment["DEPLOY_FAISS_GPU"] == "${FAISS_USE_GPU:-auto}"
+
+
+def test_ci_runs_make_test_with_the_serving_venv_ignored_by_git() -> None:
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test: .*\bserving-test\b", makefile, re.MULTILINE)
+    assert "--no-deps -e ." in makefile and "docker/requirements-serve.txt" in makefile
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".venv-serve/bin/python"], cwd=REPO, check=False
+    ).returncode
+    assert ignored == 0, ".venv-serve/ must be git-ignored"

@@ -90,3 +90,25 @@ def test_ingest_names_a_missing_source(tmp_path: Path, micro_bundle: Path) -> No
         ],
     )
     assert result.exit_code != 0 and "matches no files" in result.output
+
+
+def test_reindex_loads_the_encoder_at_the_precision_asked(
+    tmp_path: Path, micro_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.components
+    from index import Gallery
+
+    data = tmp_path / "gallery"
+    Gallery.open(data, "an-older-model", 8, "Flat").close()
+    asked: list[tuple[object, ...]] = []
+
+    def recording_loader(*args: object, **kwargs: object) -> None:
+        asked.append(args)
+        raise RuntimeError("stop after recording")
+
+    monkeypatch.setattr(service.components, "load_encoder", recording_loader)
+    args = ["reindex", "--model", str(micro_bundle), "--data", str(data), "--precision", "fp16"]
+    result = runner.invoke(app, [*args, "--backend", "onnxruntime"])
+    assert result.exit_code == 2 and "stop after recording" in result.output
+    bundle, backend, precision, _device, max_batch = asked[0]
+    assert (bundle, backend, precision, max_batch) == (micro_bundle, "onnxruntime", "fp16", 32)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,13 @@ from engine.tensorrt.build import (
 )
 from engine.tensorrt.calibrator import make_entropy_calibrator
 from engine.tensorrt.keys import DeviceInfo, PlanMeta, choose_plan, engine_key, slug
-from engine.tensorrt.profiles import Profile, image_profile, text_profile
+from engine.tensorrt.profiles import Profile, TowerBatches, image_profile, text_profile, tower_profiles
 from engine.tensorrt.runtime import PlanRunner, primary_context
 from engine.tensorrt.versions import (
     check_opset,
     check_supported,
+    import_tensorrt,
+    install_hint,
     max_onnx_opset,
     network_flags,
     parse_version,
@@ -427,3 +430,52 @@ def test_a_text_query_completes_while_an_image_batch_is_in_flight(
     assert image.context.streams == [image.stream.handle]
     assert text.context.streams == [text.stream.handle]
     assert cuda.context_depth == 0
+
+
+# ---- one batch limit per tower (the service batches text and images separately) ----------------------
+
+
+def test_per_tower_batches_shape_the_profiles_and_the_key() -> None:
+    profiles = tower_profiles((96, 32), 40, TowerBatches(text=32, image=8))
+    assert profiles[Tower.TEXT].max == (32, 40) and profiles[Tower.IMAGE].max == (8, 3, 96, 32)
+    assert engine_key(ORIN, Precision.FP16, TowerBatches(32, 8), 77) == "trt10.3.0-orin-sm87-fp16-t32-i8-l77"
+    assert engine_key(ORIN, Precision.FP16, TowerBatches(16, 16), 77) == engine_key(
+        ORIN, Precision.FP16, 16, 77
+    )
+    with pytest.raises(ValueError, match="at least 1"):
+        TowerBatches(text=0, image=8)
+
+
+def test_build_engine_cli_builds_each_tower_at_its_own_batch(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, person_images: list[Image.Image]
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    trt, cuda = _fakes()
+    monkeypatch.setattr("engine.tensorrt.versions.import_tensorrt", lambda: (trt, cuda))
+    args = ["build-engine", str(bundle), "--text-max-batch", "6", "--image-max-batch", "3"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    image_build, text_build = trt.builds
+    assert text_build["profile"]["ids"][2] == [6, 24]
+    assert [shape[0] for shape in next(iter(image_build["profile"].values()))] == [1, 3, 3]
+    meta = PlanMeta.load(bundle / ENGINES_DIR / "trt10.3.0-fake-orin-sm87-fp16-t6-i3-l24")
+    assert (meta.max_batch, meta.tower_max_batch) == (3, {"text": 6, "image": 3})
+    encoder = _tensorrt_encoder(bundle, (trt, cuda), "fp16", 32)
+    assert encoder.max_batch == 3 and encoder.encode_images(person_images).shape[0] == len(person_images)
+    assert CliRunner().invoke(app, [*args[:2], "--image-max-batch", "0"]).exit_code == 2
+
+
+def test_missing_tensorrt_says_how_to_install_it_without_a_source_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hint = install_hint((3, 12))
+    assert "tensorrt-*-cp312-none-linux_aarch64.whl" in hint and "L4T TensorRT tarball" in hint
+    assert "python3-libnvinfer" in hint and "Python 3.10" in hint and "pip install pycuda" in hint
+    assert "build" not in hint.lower().replace("docker/dockerfile", "")
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # `import tensorrt` raises ImportError
+    with pytest.raises(ImportError) as info:
+        import_tensorrt()
+    assert install_hint() in str(info.value)

@@ -22,7 +22,7 @@ from engine.graph_io import Tower, onnx_path
 from engine.spec import ModelSpec
 from engine.tensorrt.calibrator import calibration_batches, calibration_files, make_entropy_calibrator
 from engine.tensorrt.keys import PlanMeta, detect_device, engine_key
-from engine.tensorrt.profiles import Profile, tower_profiles
+from engine.tensorrt.profiles import Profile, TowerBatches, tower_profiles
 from engine.tensorrt.runtime import primary_context
 from engine.tensorrt.versions import check_opset, network_flags
 
@@ -172,19 +172,20 @@ def _calibrator(
 def build_engines(
     bundle: Path,
     precision: Precision,
-    max_batch: int,
+    max_batch: TowerBatches | int,
     trt: ModuleType,
     cuda: ModuleType,
     options: BuildOptions | None = None,
 ) -> PlanMeta:
     """Build image.plan and text.plan for this device under engines/<key>/ and describe them in plan.json."""
     bundle, precision, options = Path(bundle), Precision(precision), options or BuildOptions()
+    batches = TowerBatches.of(max_batch)
     spec = ModelSpec.load(bundle)
     _check_export(spec, bundle, precision, trt.__version__, options.force_fp16)
     device = detect_device(trt, cuda, options.device_index)
-    key = engine_key(device, precision, max_batch, spec.context_length)
+    key = engine_key(device, precision, batches, spec.context_length)
     engines = bundle / ENGINES_DIR
-    profiles = tower_profiles(spec.image_size, spec.context_length, max_batch)
+    profiles = tower_profiles(spec.image_size, spec.context_length, batches)
     with primary_context(cuda, options.device_index):
         for tower in Tower:
             at = tower_precision(precision, tower)
@@ -210,7 +211,8 @@ def build_engines(
         compute_capability=device.compute_capability,
         precision=precision,
         tower_precisions={str(t): tower_precision(precision, t) for t in Tower},
-        max_batch=max_batch,
+        max_batch=batches.shared,
+        tower_max_batch={str(Tower.TEXT): batches.text, str(Tower.IMAGE): batches.image},
         context_length=spec.context_length,
         image_size=spec.image_size,
         model_id=spec.model_id,

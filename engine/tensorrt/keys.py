@@ -14,7 +14,7 @@ from types import ModuleType
 from pydantic import BaseModel, Field
 
 from engine.encoder import Precision
-from engine.tensorrt.profiles import profile_tag
+from engine.tensorrt.profiles import TowerBatches, profile_tag
 
 PLAN_META = "plan.json"
 
@@ -49,8 +49,10 @@ def detect_device(trt: ModuleType, cuda: ModuleType, index: int = 0) -> DeviceIn
     return DeviceInfo(".".join(trt.__version__.split(".")[:3]), device.name(), (int(major), int(minor)))
 
 
-def engine_key(device: DeviceInfo, precision: Precision, max_batch: int, context_length: int) -> str:
-    """'trt10.3.0-orin-sm87-fp16-b32-l77': TensorRT version, GPU, precision and profile."""
+def engine_key(
+    device: DeviceInfo, precision: Precision, max_batch: TowerBatches | int, context_length: int
+) -> str:
+    """'trt10.3.0-orin-sm87-fp16-b32-l77' ('-t32-i16-l77' per tower): TensorRT, GPU, precision, profile."""
     return f"{device.key}-{Precision(precision)}-{profile_tag(max_batch, context_length)}"
 
 
@@ -63,7 +65,8 @@ class PlanMeta(BaseModel):
     compute_capability: tuple[int, int]
     precision: Precision
     tower_precisions: dict[str, Precision]
-    max_batch: int
+    max_batch: int  # what both towers' plans accept
+    tower_max_batch: dict[str, int] = Field(default_factory=dict, description="each tower's own limit")
     context_length: int
     image_size: tuple[int, int]
     model_id: str

@@ -53,16 +53,42 @@ def text_profile(
     return Profile(INPUT_NAMES[Tower.TEXT], (1, 1), opt, (max_batch, context_length))
 
 
-def tower_profiles(image_size: tuple[int, int], context_length: int, max_batch: int) -> dict[Tower, Profile]:
-    """The profile of each tower for a bundle's geometry and a batch limit."""
-    if max_batch < 1:
-        raise ValueError(f"max batch must be at least 1, not {max_batch}")
+@dataclass(frozen=True)
+class TowerBatches:
+    """The largest batch each tower's plan accepts (the service batches text and images separately)."""
+
+    text: int
+    image: int
+
+    def __post_init__(self) -> None:
+        if min(self.text, self.image) < 1:
+            raise ValueError(f"max batch must be at least 1, not text {self.text} / image {self.image}")
+
+    @classmethod
+    def of(cls, batches: TowerBatches | int) -> TowerBatches:
+        """One limit for both towers, or the per-tower limits as given."""
+        return batches if isinstance(batches, TowerBatches) else cls(batches, batches)
+
+    @property
+    def shared(self) -> int:
+        """The batch both plans accept (what a single-limit encoder may send to either)."""
+        return min(self.text, self.image)
+
+
+def tower_profiles(
+    image_size: tuple[int, int], context_length: int, max_batch: TowerBatches | int
+) -> dict[Tower, Profile]:
+    """The profile of each tower for a bundle's geometry and its batch limit (one for both, or per tower)."""
+    batches = TowerBatches.of(max_batch)
     return {
-        Tower.IMAGE: image_profile(image_size, max_batch),
-        Tower.TEXT: text_profile(context_length, max_batch),
+        Tower.IMAGE: image_profile(image_size, batches.image),
+        Tower.TEXT: text_profile(context_length, batches.text),
     }
 
 
-def profile_tag(max_batch: int, context_length: int) -> str:
-    """The profile part of an engine key: 'b32-l77'."""
-    return f"b{max_batch}-l{context_length}"
+def profile_tag(max_batch: TowerBatches | int, context_length: int) -> str:
+    """The profile part of an engine key: 'b32-l77' for one limit, 't32-i16-l77' per tower."""
+    batches = TowerBatches.of(max_batch)
+    if batches.text == batches.image:
+        return f"b{batches.text}-l{context_length}"
+    return f"t{batches.text}-i{batches.image}-l{context_length}"

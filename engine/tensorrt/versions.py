@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 
 SUPPORTED = "TensorRT 8.6 (JetPack 6.0) and 10.x (JetPack 6.1 and later)"
@@ -47,15 +48,23 @@ def network_flags(trt: ModuleType, version: str) -> int:
     return 0
 
 
+def install_hint(python: tuple[int, int] | None = None) -> str:
+    """How to get TensorRT's Python bindings for a Python version without building TensorRT from source."""
+    major, minor = python or sys.version_info[:2]
+    return (
+        f"on a Jetson, `pip install` python/tensorrt-*-cp{major}{minor}-none-linux_aarch64.whl from "
+        "NVIDIA's L4T TensorRT tarball for your JetPack (docker/Dockerfile.jetson does), or run on "
+        "JetPack's own Python 3.10 with `apt install python3-libnvinfer`; then `pip install pycuda` (it "
+        "compiles against JetPack's CUDA). On a PC with an NVIDIA GPU: `pip install tensorrt pycuda`"
+    )
+
+
 def import_tensorrt() -> tuple[ModuleType, ModuleType]:
     """The real tensorrt and pycuda.driver modules, or an ImportError that says how to get them."""
     try:
         import pycuda.driver as cuda
         import tensorrt as trt
     except ImportError as exc:
-        raise ImportError(
-            f"TensorRT backend needs tensorrt and pycuda ({exc}); on a Jetson use JetPack's "
-            "python3-libnvinfer and `pip install pycuda`, elsewhere `pip install -e .[jetson]`"
-        ) from exc
+        raise ImportError(f"TensorRT backend needs tensorrt and pycuda ({exc}): {install_hint()}") from exc
     check_supported(trt.__version__)
     return trt, cuda
