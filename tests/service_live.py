@@ -48,8 +48,10 @@ class LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            ready = not self.wait_ready or httpx.get(f"{self.url}/health").status_code == 200
-            if self.server.started and ready:
+            # ask /health only once uvicorn listens: before that the bound socket refuses connections
+            if self.server.started and (
+                not self.wait_ready or httpx.get(f"{self.url}/health").status_code == 200
+            ):
                 return self
             time.sleep(0.05)
         raise TimeoutError(f"server at {self.url} not ready: {httpx.get(f'{self.url}/health').text}")
