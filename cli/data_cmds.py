@@ -1,4 +1,4 @@
-"""`person-search synth` and `person-search eval`: make a synthetic set, score a bundle on a dataset."""
+"""`person-search synth`, `synth-scenes` and `eval`: make synthetic crops or camera scenes, score a bundle."""
 
 from __future__ import annotations
 
@@ -41,6 +41,36 @@ def synth(
             out, identities, images_per_id, str(domain), seed, (height, width), progress=bar.update
         )
     typer.echo(f"wrote {identities * images_per_id} images of {identities} persons; annotations: {path}")
+
+
+@app.command("synth-scenes")
+def synth_scenes_command(
+    out: Annotated[Path, typer.Option(help="directory to write the videos, ground truth and JSON into")],
+    cameras: Annotated[int, typer.Option(help="number of cameras (at least 1)")] = 2,
+    seconds: Annotated[float, typer.Option(help="length of every video in seconds (positive)")] = 60.0,
+    fps: Annotated[int, typer.Option(help="frames per second (at least 1)")] = 10,
+    seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 0,
+    domain: Annotated[
+        DomainChoice, typer.Option(help="source: daylight, terse captions; target: dimmer, freer captions")
+    ] = (DomainChoice.SOURCE),
+    width: Annotated[int, typer.Option(help="frame width in pixels (even)")] = 640,
+    height: Annotated[int, typer.Option(help="frame height in pixels (even)")] = 360,
+) -> None:
+    """Render synthetic camera videos with MOTChallenge ground truth; the same people cross cameras."""
+    from tqdm import tqdm
+
+    from training.synth.scenes import check, synth_scenes
+
+    try:
+        frames = check(cameras, seconds, fps, (height, width))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with tqdm(total=cameras * frames, unit="frame", desc=f"synth-scenes {domain}") as bar:
+        path = synth_scenes(
+            out, cameras, seconds, fps, seed, str(domain), (height, width), progress=bar.update
+        )
+    people = len(json.loads((out / "identities.json").read_text(encoding="utf-8")))
+    typer.echo(f"wrote {cameras} cameras x {frames} frames with {people} persons; index: {path}")
 
 
 def _table(metrics: dict[str, Any]) -> str:

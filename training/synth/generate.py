@@ -19,7 +19,7 @@ from training.synth.attributes import sample_person
 from training.synth.cameras import CAMERAS
 from training.synth.captions import caption
 from training.synth.render import render
-from training.synth.vocab import Domain
+from training.synth.vocab import Domain, domain_code
 
 DEFAULT_SIZE = (96, 32)  # (H, W): the demo model's input, the 3:1 aspect of 384x128 person crops
 CAPTIONS_PER_IMAGE = 2
@@ -28,7 +28,7 @@ SPLIT_FRACTIONS = {"val": 0.1, "test": 0.1}  # the rest is train
 
 def assign_splits(identities: int, seed: int, domain: Domain) -> dict[int, str]:
     """1-based id -> split; disjoint identities, 80/10/10, at least one val and test id from 3 ids on."""
-    order = np.random.default_rng([seed, _domain_code(domain), 0]).permutation(identities) + 1
+    order = np.random.default_rng([seed, domain_code(domain), 0]).permutation(identities) + 1
     counts = {s: max(1, round(f * identities)) if identities >= 3 else 0 for s, f in SPLIT_FRACTIONS.items()}
     splits = {int(pid): "train" for pid in order}
     start = 0
@@ -37,10 +37,6 @@ def assign_splits(identities: int, seed: int, domain: Domain) -> dict[int, str]:
             splits[int(pid)] = name
         start += count
     return splits
-
-
-def _domain_code(domain: Domain) -> int:
-    return list(Domain).index(domain) + 1
 
 
 def generate(
@@ -66,9 +62,9 @@ def generate(
     cameras = CAMERAS[domain]
     records: list[dict[str, Any]] = []
     for pid in range(1, identities + 1):
-        person = sample_person(np.random.default_rng([seed, _domain_code(domain), pid]))
+        person = sample_person(np.random.default_rng([seed, domain_code(domain), pid]))
         for k in range(images_per_id):
-            rng = np.random.default_rng([seed, _domain_code(domain), pid, k + 1])
+            rng = np.random.default_rng([seed, domain_code(domain), pid, k + 1])
             camera = cameras[int(rng.integers(len(cameras)))]
             image, view = render(person, camera, (height, width), rng)
             name = f"{pid:05d}_{k:02d}.png"

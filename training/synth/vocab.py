@@ -108,6 +108,11 @@ WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def domain_code(domain: Domain) -> int:
+    """A small integer per domain, part of every generator seed so the domains draw different people."""
+    return list(Domain).index(domain) + 1
+
+
 TARGET_SHARED_WORD = 0.5  # how often the target domain still uses the shared base word
 
 
