@@ -14,6 +14,7 @@ import numpy as np
 
 from index import Gallery, SearchFilters
 from service.settings import FleetSettings, IndexSettings, Settings
+from service.views import site_image_url
 
 if TYPE_CHECKING:
     from index.fleet import CentralCollection, FleetHit, Replicator
@@ -68,7 +69,7 @@ def start_replication(fleet: FleetSettings, gallery: Gallery) -> Replicator | No
         gallery,
         fleet.uri,
         fleet.site_id,
-        fleet.public_url or "",
+        site_image_url(fleet.public_url or ""),
         _secret(fleet.token),
         batch=fleet.batch_size,
         poll_s=fleet.poll_s,
