@@ -47,6 +47,9 @@ def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
 
             return MilvusStore.open(uri, model, size, token, name)
 
+    params = {"efSearch": index.hnsw_ef_search}
+    if index.ivf_nprobe is not None:
+        params["nprobe"] = index.ivf_nprobe
     return Gallery.open(
         index.data_dir,
         model_id,
@@ -54,8 +57,11 @@ def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
         factory=index.factory,
         near_duplicate_cosine=index.near_duplicate_cosine,
         use_gpu=index.use_gpu,
+        search_params=params if store is None else None,  # FAISS's knobs; Milvus has its own
         vector_store=store,
         site_id=settings.fleet.site_id,
+        max_filtered_ef=index.hnsw_filtered_ef_max,
+        gpu_temp_mb=index.gpu_temp_memory_mb,
     )
 
 
