@@ -46,22 +46,28 @@ def ingest(
     backend: BackendOpt = "auto",
     factory: FactoryOpt = None,
 ) -> None:
-    """Add a folder (or files, or glob patterns) of person crops to the gallery; re-run to resume."""
+    """Add a folder (or files, or glob patterns) of person crops to the gallery; re-run to resume.
+
+    Files are refused as `serve` refuses uploads: the same formats and PERSON_SEARCH_LIMITS__* limits.
+    """
     from tqdm import tqdm
 
     from engine import load_encoder
     from service.folder_ingest import collect_files, ingest_files
+    from service.image_policy import ImageLimits
+    from service.settings import Settings
 
     try:
         files = collect_files(sources)
-    except FileNotFoundError as err:
+        limits = ImageLimits.of(Settings().limits)
+    except (FileNotFoundError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
     encoder = load_encoder(model, backend=backend, max_batch=batch_size)
     with (
         _open_gallery(data, encoder.model_id, encoder.embed_dim, factory) as gallery,
         tqdm(total=len(files), unit="img", desc="ingest") as bar,
     ):
-        summary = ingest_files(files, encoder, gallery, camera, batch_size, progress=bar.update)
+        summary = ingest_files(files, encoder, gallery, camera, batch_size, bar.update, limits)
         size = len(gallery)
     for line in summary.lines():
         typer.echo(line)
