@@ -1,5 +1,6 @@
-"""Additions write their files outside the lock: searches go on meanwhile, and races with deletions or
-crashes leave no row without its file and no file without its row after the next open."""
+"""Additions write their files outside the lock: searches go on meanwhile; races with deletions or
+crashes leave no row without its file and no file without its row after the next open; near duplicates
+committed meanwhile are still found."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,3 +101,31 @@ def test_an_open_alone_sweeps_files_no_row_references(tmp_path: Path) -> None:
         assert not orphan.exists() and not partial.exists()
         path = g.image_file(kept)
         assert path is not None and path.read_bytes() == blob(1)
+
+
+class PausingGallery(Gallery):
+    """Waits between finding near duplicates (read lock) and taking the write lock, for the test."""
+
+    found, resume = threading.Event(), threading.Event()
+
+    def _near_duplicates_unlocked(self, vectors: np.ndarray) -> tuple[list[Any], int]:
+        found = super()._near_duplicates_unlocked(vectors)
+        if threading.current_thread().name.startswith("paused"):
+            self.found.set()
+            assert self.resume.wait(30)
+        return found
+
+
+def test_near_duplicates_committed_meanwhile_are_found_under_the_lock(tmp_path: Path) -> None:
+    x = unit(1, 1)
+    near_x = x + 0.01 * unit(2, 1)
+    near_x /= np.linalg.norm(near_x)
+    with (
+        PausingGallery.open(tmp_path, "model-a", DIM, use_gpu=False, near_duplicate_cosine=0.98) as g,
+        ThreadPoolExecutor(1, thread_name_prefix="paused") as pool,
+    ):
+        adding = pool.submit(g.add, [blob(1)], x, [ItemMeta()])
+        assert g.found.wait(10)  # it found no neighbour: the gallery is empty
+        other = g.add([blob(2)], near_x, [ItemMeta()])[0]
+        g.resume.set()
+        assert adding.result(timeout=10)[0].near_duplicate_of == other.id
