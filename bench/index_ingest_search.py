@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -149,6 +150,7 @@ def ingest_run(
 ) -> tuple[list[float], float]:
     """One ingest into a fresh copy of the base gallery -> search latencies, images/s."""
     shutil.copytree(root / "base", root / "run")
+    os.sync()  # the copy's dirty pages would otherwise be flushed by the run's first fsyncs
     try:
         with cls.open(root / "run", MODEL_ID, DIM, use_gpu=False, background_rebuild=False) as gallery:
             return one_run(gallery, load, items, batch)
