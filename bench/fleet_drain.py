@@ -29,6 +29,7 @@ from index.fleet.central import CentralCollection
 from index.fleet.lite_server import LiteServer
 from index.fleet.replicator import ReplicaTarget, Replicator
 from index.milvus_conn import connect
+from service.views import site_image_url
 
 MODEL_ID, DIM = "bench-fleet-drain", 512
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -164,7 +165,7 @@ def run(
         central = opener()
         results = {}
         for name, phase in (("live", live), ("backlog", backlog)):
-            target = ReplicaTarget(f"site-{name}", f"https://{name}.example", opener)
+            target = ReplicaTarget(f"site-{name}", site_image_url(f"https://{name}.example"), opener)
             results[name] = phase(Path(tmp), target, central, items, batch, opts)
         total = len(central)
     ingest_rate = results["live"]["ingest_items_per_s"]

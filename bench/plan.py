@@ -106,6 +106,10 @@ PLAN: tuple[Bench, ...] = (
     Bench("index_ingest", Group.INDEX, "bench.index_ingest", {
         Q: {"images": 128, "repeats": 1}, D: {"images": 512, "repeats": 2}, F: {"images": 1024, "repeats": 3},
     }),
+    Bench("index_ingest_search", Group.INDEX, "bench.index_ingest_search", {
+        Q: {"size": 1_000, "batches": 10, "repeats": 1}, D: {"size": 5_000, "batches": 30, "repeats": 3},
+        F: {"size": 20_000, "batches": 60, "repeats": 5},
+    }),
     Bench("fleet_search", Group.INDEX, "bench.fleet_search", {
         Q: {"sizes": (10_000,), "queries": 50},
         D: {"sizes": (10_000, 100_000), "queries": 200},

@@ -83,22 +83,28 @@ def ingest(
     index_backend: IndexBackendFlag = None,
     milvus_uri: MilvusUriFlag = None,
 ) -> None:
-    """Add a folder (or files, or glob patterns) of person crops to the gallery; re-run to resume."""
+    """Add a folder (or files, or glob patterns) of person crops to the gallery; re-run to resume.
+
+    Files are refused as `serve` refuses uploads: the same formats and PERSON_SEARCH_LIMITS__* limits.
+    """
     from tqdm import tqdm
 
     from service.folder_ingest import collect_files, ingest_files
+    from service.image_policy import ImageLimits
+    from service.settings import Settings
 
     settings = _settings({**locals(), "bundle": model, "data_dir": data})
     try:
         files = collect_files(sources)
-    except FileNotFoundError as err:
+        limits = ImageLimits.of(Settings().limits)
+    except (FileNotFoundError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
     encoder = _encoder(settings, batch_size)
     with (
         _open_gallery(settings, encoder) as gallery,
         tqdm(total=len(files), unit="img", desc="ingest") as bar,
     ):
-        summary = ingest_files(files, encoder, gallery, camera, batch_size, progress=bar.update)
+        summary = ingest_files(files, encoder, gallery, camera, batch_size, bar.update, limits)
         size = len(gallery)
     for line in summary.lines():
         typer.echo(line)

@@ -3,8 +3,9 @@
 from index.errors import ModelMismatchError, SnapshotError
 from index.factories import recommended
 from index.faiss_store import FaissStore
-from index.gallery import Gallery, stored_model
+from index.gallery import Gallery
 from index.keeper import snapshot_factory
+from index.records import stored_model
 from index.reindex import pending, reindex
 from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
 from index.vector_store import VectorStore

@@ -85,13 +85,16 @@ def search_parameters(
     return p
 
 
-def filtered_params(params: dict[str, int], total: int, allowed: int) -> dict[str, int]:
-    """Widen HNSW's beam by how rare the allowed rows are, since a filter keeping 1/16 of the rows leaves
-    ~1/16 of each beam usable (bench/fleet_search.py: recall@10 0.66 at 100k, 0.99 widened)."""
+def filtered_params(
+    params: dict[str, int], total: int, allowed: int, max_ef: int = MAX_FILTERED_EF
+) -> dict[str, int]:
+    """Widen HNSW's beam by how rare the allowed rows are, up to `max_ef`, since a filter keeping 1/16 of
+    the rows leaves ~1/16 of each beam usable (bench/fleet_search.py: recall@10 0.66 at 100k, 0.99 widened).
+    """
     if not 0 < allowed < total:
         return params
     ef = params.get("efSearch", DEFAULT_EF_SEARCH)
-    return {**params, "efSearch": int(min(MAX_FILTERED_EF, max(ef, ef * total / allowed)))}
+    return {**params, "efSearch": int(max(ef, min(max_ef, ef * total / allowed)))}  # never narrower
 
 
 def recommended(n: int) -> tuple[str, dict[str, int]]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from index.errors import SnapshotError
 from index.factories import check_search_keys, make_index, removes_in_place, search_parameters, train_size
-from index.gpu import GpuMirror, gpus_available
+from index.gpu import TEMP_MEMORY_MB, GpuMirror, gpus_available
 from index.snapshot import read_snapshot, write_snapshot
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,16 @@ def id_selector(ids: np.ndarray) -> tuple[faiss.IDSelector, np.ndarray]:
 class FaissStore:
     """Vectors keyed by gallery ids in one FAISS index; searches may run in parallel, mutations may not."""
 
-    def __init__(self, dim: int, factory: str = "Flat", use_gpu: bool = True) -> None:
+    def __init__(
+        self, dim: int, factory: str = "Flat", use_gpu: bool = True, gpu_temp_mb: int = TEMP_MEMORY_MB
+    ) -> None:
         self.dim, self.factory = dim, factory
         self.train_size = train_size(factory, make_index(dim, factory))
         self.pending_training = self.train_size > 0
         self._set_index(faiss.IndexIDMap2(make_index(dim, "Flat" if self.pending_training else factory)))
         self._gpu: GpuMirror | None = None
         if use_gpu and gpus_available():
-            self._gpu = GpuMirror()
+            self._gpu = GpuMirror(gpu_temp_mb)
 
     def _set_index(self, index: faiss.IndexIDMap2) -> None:
         self._index = index
@@ -180,7 +182,13 @@ class FaissStore:
 
     @classmethod
     def load(
-        cls, path: Path, dim: int, factory: str, expect: dict[str, Any], use_gpu: bool = True
+        cls,
+        path: Path,
+        dim: int,
+        factory: str,
+        expect: dict[str, Any],
+        use_gpu: bool = True,
+        gpu_temp_mb: int = TEMP_MEMORY_MB,
     ) -> FaissStore:
         """A store from a snapshot made for this gallery and structure; SnapshotError otherwise."""
         index, footer = read_snapshot(path)
@@ -193,7 +201,7 @@ class FaissStore:
         ids = faiss.vector_to_array(index.id_map)
         if len(np.unique(ids)) != len(ids):
             raise SnapshotError(f"snapshot {path} holds an id twice")
-        store = cls(dim, factory, use_gpu)
+        store = cls(dim, factory, use_gpu, gpu_temp_mb)
         store._set_index(index)
         store.pending_training = bool(footer["pending_training"])
         return store

@@ -1,7 +1,8 @@
-"""Durable file writes: temporary file, fsync, rename, fsync of the directory."""
+"""Durable file writes (temporary file, fsync, rename, fsync of the directory) and the gallery's open lock."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import threading
@@ -57,3 +58,31 @@ def remove_temporaries(directory: Path) -> int:
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
+
+
+class OpenLock:
+    """A shared flock every open gallery holds on a file in its directory, across processes.
+
+    `alone` says whether this handle got it exclusively at first (no other gallery handle, in any
+    process, is open), which is when clean-up that would race another writer is safe; `share()` then
+    lets others in. An opener that finds the lock held waits for such a clean-up to finish.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.alone = True
+        except BlockingIOError:
+            self.alone = False
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def share(self) -> None:
+        """Turn an exclusive hold into a shared one."""
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        """Release the lock (closing the descriptor releases it)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -1,6 +1,7 @@
 """Gallery: the durable SQLite record, the image files and the derived FAISS index, behind one lock.
 
-Searches share a readers-writer lock and run in parallel; additions and removals are exclusive. An
+Searches share a readers-writer lock and run in parallel; additions and removals are exclusive, and an
+addition holds the lock only for its commit and vector-store insert, after its files are on disk. An
 addition is acknowledged only after its image files are fsynced and its rows committed.
 """
 
@@ -14,57 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import ModelMismatchError
-from index.factories import filtered_params
-from index.images import ImageStore, image_relpath, sniff_extension
+from index.additions import NearRef, add_results, near_duplicates, unstored, write_files
+from index.factories import MAX_FILTERED_EF, filtered_params
+from index.fsio import OpenLock
+from index.gpu import TEMP_MEMORY_MB
+from index.images import ImageStore
 from index.keeper import IndexKeeper
 from index.outbox import Outbox
 from index.records import DB_FILE, Records
-from index.rows import is_empty, meta_values
+from index.rows import is_empty
 from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
 from index.vector_store import VectorStore
 
 StoreOpener = Callable[[str, int], VectorStore]  # (model_id, dim) -> a store that persists on its own
-
-
-def stored_model(data_dir: Path) -> tuple[str, int] | None:
-    """(model_id, dim) a gallery directory was built with, or None when it holds no gallery yet."""
-    if not (Path(data_dir) / DB_FILE).is_file():
-        return None
-    records = Records(Path(data_dir) / DB_FILE)
-    try:
-        model_id, dim = records.setting("model_id"), records.setting("dim")
-    finally:
-        records.close()
-    return (model_id, int(dim)) if model_id and dim else None
-
-
-def _claim(records: Records, data_dir: Path, model_id: str, dim: int) -> None:
-    """Record the model of a new gallery, or check that an existing one was built with it."""
-    with records.write() as conn:
-        stored, stored_dim = records.setting("model_id"), records.setting("dim")
-        if stored is None:
-            records.set_settings(conn, model_id=model_id, dim=str(dim))
-        elif stored != model_id:
-            raise ModelMismatchError(data_dir, stored, model_id)
-        elif int(stored_dim or 0) != dim:
-            raise ValueError(f"gallery {data_dir} stores {stored_dim}-d embeddings, not {dim}-d")
-
-
-def near_duplicates(
-    vectors: np.ndarray, threshold: float, scores: np.ndarray, ids: np.ndarray
-) -> list[tuple[str, int] | None]:
-    """Per new vector: ("id", stored id) or ("new", earlier batch position) at cosine >= threshold."""
-    out: list[tuple[str, int] | None] = [None] * len(vectors)
-    best = np.where((ids >= 0) & (scores >= threshold), scores, -np.inf)
-    for hit in np.flatnonzero(np.isfinite(best)):
-        out[hit] = ("id", int(ids[hit]))
-    sims = vectors @ vectors.T  # (N, N)
-    for j in range(1, len(vectors)):
-        i = int(np.argmax(sims[j, :j]))  # the most similar earlier vector
-        if sims[j, i] >= threshold and sims[j, i] > best[j]:
-            out[j] = ("new", i)
-    return out
+LOCK_FILE = "gallery.lock"  # every open gallery holds a shared flock on it (see OpenLock)
 
 
 class Gallery:
@@ -75,15 +39,19 @@ class Gallery:
         self.factory: str = options["factory"]
         self.near_duplicate_cosine: float | None = options["near_duplicate_cosine"]
         self.search_params: dict[str, int] = dict(options["search_params"] or {})
+        self.max_filtered_ef: int = options["max_filtered_ef"]
         self.background_rebuild: bool = options["background_rebuild"]
         self.images = ImageStore(data_dir)
+        self._sweep(options["open_lock"])
         self.exact_filtered_max = 4096  # filters matching at most this many rows search them exactly
         self._count = records.count()
         self._closed = False
         self.listeners: builtins.list[Callable[[], None]] = []  # called after each committed change
         opener: StoreOpener | None = options["vector_store"]
         external = (lambda: opener(model_id, dim)) if opener is not None else None
-        self.index = IndexKeeper(data_dir, records, model_id, dim, self.factory, options["use_gpu"], external)
+        gpu, gpu_temp_mb = options["use_gpu"], options["gpu_temp_mb"]
+        self.index = IndexKeeper(data_dir, records, model_id, dim, self.factory, gpu, external, gpu_temp_mb)
+        self._open_lock: OpenLock = options["open_lock"]
 
     @classmethod
     def open(
@@ -98,30 +66,41 @@ class Gallery:
         background_rebuild: bool = True,
         vector_store: StoreOpener | None = None,
         site_id: str | None = None,
+        max_filtered_ef: int = MAX_FILTERED_EF,
+        gpu_temp_mb: int = TEMP_MEMORY_MB,
     ) -> Gallery:
         """Create or open the gallery in data_dir; ModelMismatchError when it was built with another model.
 
-        `vector_store` serves search from another store (Milvus) instead of FAISS; `site_id` makes every
-        change from now on also queue an outbox row for the fleet (see index/outbox.py).
+        `search_params` (efSearch, nprobe) apply to every search; a filtered HNSW search widens its beam
+        up to `max_filtered_ef`. `vector_store` serves search from another store (Milvus) instead of
+        FAISS; `site_id` makes every change from now on also queue an outbox row for the fleet (see
+        index/outbox.py). `gpu_temp_mb` bounds FAISS's GPU scratch memory where `use_gpu` finds a GPU.
         """
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        records = Records(data_dir / DB_FILE)
+        lock = OpenLock(data_dir / LOCK_FILE)
         options = {
             "factory": factory,
             "near_duplicate_cosine": near_duplicate_cosine,
             "use_gpu": use_gpu,
+            "gpu_temp_mb": gpu_temp_mb,
             "search_params": search_params,
+            "max_filtered_ef": max_filtered_ef,
             "background_rebuild": background_rebuild,
             "vector_store": vector_store,
+            "open_lock": lock,
         }
+        records = None
         try:
-            _claim(records, data_dir, model_id, dim)
+            records = Records(data_dir / DB_FILE)
+            records.claim(model_id, dim)
             if site_id is not None:
                 Outbox(records).enable(site_id, model_id)
             return cls(data_dir, records, model_id, dim, options)
         except BaseException:
-            records.close()
+            if records is not None:
+                records.close()
+            lock.close()
             raise
 
     def __enter__(self) -> Gallery:
@@ -129,6 +108,13 @@ class Gallery:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _sweep(self, lock: OpenLock) -> None:
+        """Remove image files no row references, when no other handle (in any process) is open: another
+        could be between writing its files and committing their rows."""
+        if lock.alone:
+            self.images.sweep(self.records.image_paths())
+            lock.share()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -148,39 +134,38 @@ class Gallery:
     def add(
         self, images: Sequence[bytes], embeddings: np.ndarray, metas: Sequence[ItemMeta]
     ) -> list[AddResult]:
-        """Store images with their embeddings; the same bytes twice are flagged, never stored twice."""
+        """Store images with their embeddings; the same bytes twice are flagged, never stored twice.
+
+        The files are written and fsynced before the write lock (they are content-addressed, so early is
+        safe: a crash leaves at most unreferenced files, swept at the next open). Searches wait only for
+        the SQLite commit and the vector-store addition, which they must see together.
+        """
         if len(metas) != len(images):
             raise ValueError(f"{len(images)} images but {len(metas)} metadata records")
         if not images:
             return []
         vectors = self._vectors(embeddings, len(images))
         shas = [hashlib.sha256(data).hexdigest() for data in images]
+        self._check_open()
+        paths: dict[int, str] = {}
+        new = unstored(self.records, shas)[1]
+        write_files(self.images, images, shas, metas, new, paths)
+        near, seen = self._near_duplicates_unlocked(vectors[new])
         with self.index.lock.gen_wlock():
             self._check_open()
-            existing = self.records.find_shas(shas)
-            first: dict[str, int] = {}
-            for i, sha in enumerate(shas):
-                if sha not in existing:
-                    first.setdefault(sha, i)
-            new = list(first.values())
-            paths = [image_relpath(shas[i], sniff_extension(images[i])) for i in new]
-            for i in new:
-                meta_values(metas[i])  # bad metadata fails here, before any file is written
-            near = self._near_duplicates(vectors[new])
-            self.images.write([(path, images[i]) for path, i in zip(paths, new, strict=True)])
-            rows = [(shas[i], path, metas[i]) for path, i in zip(paths, new, strict=True)]
-            ids = self.records.insert(rows, vectors[new], self.model_id)
-            self.index.store.add(np.array(ids, np.int64), vectors[new])
-            self._count += len(ids)
-            self.index.version += 1
-        by_sha = existing | {shas[i]: item_id for i, item_id in zip(new, ids, strict=True)}
-        near_of = {
-            i: ids[ref[1]] if ref[0] == "new" else ref[1] for i, ref in zip(new, near, strict=True) if ref
-        }
-        results = [
-            AddResult(by_sha[sha], sha, duplicate=first.get(sha) != i, near_duplicate_of=near_of.get(i))
-            for i, sha in enumerate(shas)
-        ]
+            existing, now = unstored(self.records, shas)  # others may have added or deleted some since
+            late = [i for i in now if i not in paths or not self.images.has(paths[i])]
+            write_files(self.images, images, shas, metas, late, paths)  # rare: a deletion raced this addition
+            if now != new or self.index.version != seen:
+                near = self._near_duplicates(vectors[now])
+            ids: list[int] = []
+            if now:
+                rows = [(shas[i], paths[i], metas[i]) for i in now]
+                ids = self.records.insert(rows, vectors[now], self.model_id)
+                self.index.store.add(np.array(ids, np.int64), vectors[now])
+                self._count += len(ids)
+                self.index.version += 1
+        results = add_results(shas, existing, now, ids, near)
         self._changed()
         self.index.maybe_rebuild(self._count, self.background_rebuild)
         return results
@@ -190,12 +175,20 @@ class Gallery:
         for listener in self.listeners:
             listener()
 
-    def _near_duplicates(self, vectors: np.ndarray) -> list[tuple[str, int] | None]:
-        """Near-duplicate references for new vectors, when a threshold is set."""
+    def _near_duplicates(self, vectors: np.ndarray) -> builtins.list[NearRef]:
+        """Near-duplicate references for new vectors, when a threshold is set (the caller holds a lock)."""
         if self.near_duplicate_cosine is None or not len(vectors):
             return [None] * len(vectors)
         scores, ids = self.index.store.search(vectors, 1)
         return near_duplicates(vectors, self.near_duplicate_cosine, scores[:, 0], ids[:, 0])
+
+    def _near_duplicates_unlocked(self, vectors: np.ndarray) -> tuple[builtins.list[NearRef], int]:
+        """Near-duplicate references found under the read lock, and the store version they hold for
+        (-1 when no threshold is set: the call under the write lock then costs nothing)."""
+        if self.near_duplicate_cosine is None:
+            return [], -1
+        with self.index.lock.gen_rlock():
+            return self._near_duplicates(vectors), self.index.version
 
     def delete(self, item_id: int) -> bool:
         """Remove an item, its vector and its image file; False when there was no such item."""
@@ -236,7 +229,7 @@ class Gallery:
             else:
                 wanted = {**self.search_params, **(params or {})}
                 if allowed is not None:
-                    wanted = filtered_params(wanted, self._count, len(allowed))
+                    wanted = filtered_params(wanted, self._count, len(allowed), self.max_filtered_ef)
                 _, ids = self.index.store.search(q[None], k, allowed, wanted)
                 found = [int(i) for i in ids[0] if i >= 0]
                 if allowed is not None and len(found) < min(k, len(allowed)):
@@ -307,3 +300,4 @@ class Gallery:
             self._closed = True
         self.images.close()
         self.records.close()
+        self._open_lock.close()

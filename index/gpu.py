@@ -15,6 +15,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+TEMP_MEMORY_MB = 256  # FAISS's own default reserves far more; an Orin shares its memory with the CPU
+
 
 def gpus_available() -> bool:
     """Whether this FAISS build has GPU support and sees at least one GPU."""
@@ -22,10 +24,17 @@ def gpus_available() -> bool:
 
 
 class GpuMirror:
-    """GPU copy of an IndexIDMap2(IndexFlat); searches are serialized (GPU resources are per thread)."""
+    """GPU copy of an IndexIDMap2(IndexFlat); searches are serialized (GPU resources are per thread).
 
-    def __init__(self) -> None:
+    `temp_memory_mb` bounds the scratch memory FAISS reserves on the device up front (beyond it, a
+    search allocates as it goes, which is slower but works).
+    """
+
+    def __init__(self, temp_memory_mb: int = TEMP_MEMORY_MB) -> None:
+        if temp_memory_mb < 0:
+            raise ValueError(f"GPU temp memory must be >= 0 MB, got {temp_memory_mb}")
         self._res = faiss.StandardGpuResources()
+        self._res.setTempMemory(temp_memory_mb * 2**20)
         self._lock = threading.Lock()
         self._index: faiss.Index | None = None
         self._ids = np.zeros(0, np.int64)

@@ -13,6 +13,7 @@ from readerwriterlock import rwlock
 from index.errors import SnapshotError
 from index.faiss_store import FaissStore
 from index.fsio import remove_temporaries
+from index.gpu import TEMP_MEMORY_MB
 from index.records import Records
 from index.snapshot import read_footer
 from index.sync import Cancelled, build_store, reconcile
@@ -38,6 +39,7 @@ class IndexKeeper:
         factory: str,
         use_gpu: bool,
         external: Callable[[], VectorStore] | None = None,
+        gpu_temp_mb: int = TEMP_MEMORY_MB,
     ) -> None:
         self.path = data_dir / SNAPSHOT_FILE
         self.records, self.model_id, self.dim, self.factory, self.use_gpu = (
@@ -47,6 +49,7 @@ class IndexKeeper:
             factory,
             use_gpu,
         )
+        self.gpu_temp_mb = gpu_temp_mb
         self.lock = rwlock.RWLockWrite()  # writer-preferring: a steady stream of searches can't starve ingest
         self.version = self._snapshot_version = 0  # bumped by every mutation, under the write lock
         self.closing = threading.Event()
@@ -59,7 +62,7 @@ class IndexKeeper:
     def _build(self, cancel: threading.Event | None = None) -> VectorStore:
         if self.external is not None:
             return self._open_external()
-        return build_store(self.records, self.dim, self.factory, self.use_gpu, cancel)
+        return build_store(self.records, self.dim, self.factory, self.use_gpu, cancel, self.gpu_temp_mb)
 
     def _open_external(self) -> VectorStore:
         """The store that persists on its own, brought up to date with SQLite."""
@@ -77,7 +80,7 @@ class IndexKeeper:
         store: VectorStore
         try:
             expect = {"model_id": self.model_id}
-            store = FaissStore.load(self.path, self.dim, self.factory, expect, self.use_gpu)
+            store = FaissStore.load(self.path, self.dim, self.factory, expect, self.use_gpu, self.gpu_temp_mb)
             source = "snapshot"
         except SnapshotError as err:
             if self.path.exists():

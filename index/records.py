@@ -73,6 +73,17 @@ class Records:
         """Set gallery-table values inside the caller's transaction."""
         conn.executemany("INSERT OR REPLACE INTO gallery (key, value) VALUES (?, ?)", list(values.items()))
 
+    def claim(self, model_id: str, dim: int) -> None:
+        """Record the model of a new gallery, or check that an existing one was built with it."""
+        with self.write() as conn:
+            stored, stored_dim = self.setting("model_id"), self.setting("dim")
+            if stored is None:
+                self.set_settings(conn, model_id=model_id, dim=str(dim))
+            elif stored != model_id:
+                raise ModelMismatchError(self.path.parent, stored, model_id)
+            elif int(stored_dim or 0) != dim:
+                raise ValueError(f"gallery {self.path.parent} stores {stored_dim}-d embeddings, not {dim}-d")
+
     # -- writes -----------------------------------------------------------------------------------
 
     def insert(
@@ -109,6 +120,10 @@ class Records:
         return row[0] if row else None
 
     # -- reads ------------------------------------------------------------------------------------
+
+    def image_paths(self) -> set[str]:
+        """The image path of every row."""
+        return {r[0] for r in self.conn().execute("SELECT image_path FROM items")}
 
     def count(self) -> int:
         """Number of rows."""
@@ -179,3 +194,15 @@ class Records:
         where, params = filter_sql(filters)
         rows = self.conn().execute(f"SELECT id, embedding FROM items WHERE {where}", params).fetchall()
         return np.array([r[0] for r in rows], np.int64), vectors_from_blobs([r[1] for r in rows], dim)
+
+
+def stored_model(data_dir: Path) -> tuple[str, int] | None:
+    """(model_id, dim) a gallery directory was built with, or None when it holds no gallery yet."""
+    if not (Path(data_dir) / DB_FILE).is_file():
+        return None
+    records = Records(Path(data_dir) / DB_FILE)
+    try:
+        model_id, dim = records.setting("model_id"), records.setting("dim")
+    finally:
+        records.close()
+    return (model_id, int(dim)) if model_id and dim else None

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from index.faiss_store import FaissStore
+from index.gpu import TEMP_MEMORY_MB
 from index.records import Records
 from index.vector_store import VectorStore
 
@@ -28,10 +29,15 @@ def training_sample(records: Records, dim: int, size: int, seed: int = 0) -> np.
 
 
 def build_store(
-    records: Records, dim: int, factory: str, use_gpu: bool, cancel: threading.Event | None = None
+    records: Records,
+    dim: int,
+    factory: str,
+    use_gpu: bool,
+    cancel: threading.Event | None = None,
+    gpu_temp_mb: int = TEMP_MEMORY_MB,
 ) -> FaissStore:
     """A store holding every row, trained first when its structure needs it and enough rows exist."""
-    store = FaissStore(dim, factory, use_gpu)
+    store = FaissStore(dim, factory, use_gpu, gpu_temp_mb)
     count = records.count()
     if store.pending_training and count >= store.train_size:
         store.train(training_sample(records, dim, min(count, 2 * store.train_size)))

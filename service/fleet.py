@@ -14,6 +14,7 @@ import numpy as np
 
 from index import Gallery, SearchFilters, snapshot_factory
 from service.settings import FleetSettings, IndexSettings, Settings
+from service.views import site_image_url
 
 if TYPE_CHECKING:
     from index.fleet import CentralCollection, FleetHit, Replicator
@@ -49,6 +50,9 @@ def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
 
             return MilvusStore.open(uri, model, size, token, name)
 
+    params = {"efSearch": index.hnsw_ef_search}
+    if index.ivf_nprobe is not None:
+        params["nprobe"] = index.ivf_nprobe
     return Gallery.open(
         data_dir,
         model_id,
@@ -56,8 +60,11 @@ def open_gallery(settings: Settings, model_id: str, dim: int) -> Gallery:
         factory=index.factory or snapshot_factory(data_dir) or "Flat",
         near_duplicate_cosine=index.near_duplicate_cosine,
         use_gpu=index.use_gpu,
+        search_params=params if store is None else None,  # FAISS's knobs; Milvus has its own
         vector_store=store,
         site_id=settings.fleet.site_id,
+        max_filtered_ef=index.hnsw_filtered_ef_max,
+        gpu_temp_mb=index.gpu_temp_memory_mb,
     )
 
 
@@ -71,7 +78,7 @@ def start_replication(fleet: FleetSettings, gallery: Gallery) -> Replicator | No
         gallery,
         fleet.uri,
         fleet.site_id,
-        fleet.public_url or "",
+        site_image_url(fleet.public_url or ""),
         _secret(fleet.token),
         batch=fleet.batch_size,
         poll_s=fleet.poll_s,

@@ -2,14 +2,14 @@
 
 Three stages overlap (a reader thread, the encoder in the caller's thread, a writer thread), so the
 encoder, which is the expensive part, rarely waits for disk. Bytes already stored are skipped before
-encoding, which makes an interrupted ingest resumable by running it again.
+encoding, which makes an interrupted ingest resumable by running it again. Files are checked and decoded
+under the same policy as HTTP uploads (service/image_policy.py).
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
-import io
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,8 +20,11 @@ from PIL import Image
 
 from engine.encoder import Encoder
 from index import AddResult, Gallery, ItemMeta
+from index.images import ImageFormat
+from service.image_policy import DEFAULT_LIMITS, ImageLimits, ImageRejected, check_size, decode_image
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+# what a folder's images are found by: the accepted formats, and GIF and TIFF so that refusing them is said
+IMAGE_SUFFIXES = frozenset({".jpeg", ".gif", ".tif", ".tiff", *(f".{f.extension}" for f in ImageFormat)})
 
 
 @dataclass
@@ -67,19 +70,21 @@ def collect_files(sources: Sequence[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _load(path: Path, gallery: Gallery) -> _Loaded:
+def _load(path: Path, gallery: Gallery, limits: ImageLimits) -> _Loaded:
     """Read, hash and decode one file; skip decoding when its bytes are already stored."""
     try:
+        check_size(path.stat().st_size, limits)  # an oversized file is refused unread
         data = path.read_bytes()
     except OSError as err:
         return _Loaded(path, reason=f"cannot read: {err.strerror or err}")
+    except ImageRejected as err:
+        return _Loaded(path, reason=err.reason)
     if gallery.find_sha256(hashlib.sha256(data).hexdigest()) is not None:
         return _Loaded(path, data, stored=True)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return _Loaded(path, data, image.convert("RGB"))
-    except Exception as err:  # Pillow raises many kinds for broken files
-        return _Loaded(path, data, reason=f"not a readable image ({type(err).__name__}: {err})")
+        return _Loaded(path, data, decode_image(data, limits)[1])
+    except ImageRejected as err:
+        return _Loaded(path, data, reason=err.reason)
 
 
 def ingest_files(
@@ -89,8 +94,12 @@ def ingest_files(
     camera: str | None = None,
     batch_size: int = 32,
     progress: Callable[[int], object] | None = None,
+    limits: ImageLimits = DEFAULT_LIMITS,
 ) -> IngestSummary:
-    """Add image files to the gallery in batches; returns counts and per-file reasons for rejections."""
+    """Add image files to the gallery in batches; returns counts and per-file reasons for rejections.
+
+    `limits` are the service's (ImageLimits.of(settings.limits)), so a file is refused here when an
+    upload of it would be."""
     summary = IngestSummary()
     batches = [list(files[i : i + batch_size]) for i in range(0, len(files), batch_size)]
 
@@ -103,7 +112,7 @@ def ingest_files(
             progress(count)
 
     def load(batch: list[Path]) -> list[_Loaded]:
-        return [_load(path, gallery) for path in batch]
+        return [_load(path, gallery, limits) for path in batch]
 
     with ThreadPoolExecutor(1, "ingest-read") as reader, ThreadPoolExecutor(1, "ingest-write") as writer:
         queue, ahead = iter(batches), deque[Future[list[_Loaded]]]()

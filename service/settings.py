@@ -44,7 +44,17 @@ class IndexSettings(BaseModel):
         default=None, description="FAISS index factory string; None: what the gallery last used, else Flat"
     )
     near_duplicate_cosine: float | None = Field(default=None, ge=-1.0, le=1.0)
-    use_gpu: bool = True
+    hnsw_ef_search: int = Field(default=64, ge=1, le=32_768, description="HNSW factories: search beam width")
+    hnsw_filtered_ef_max: int = Field(
+        default=4096, ge=1, le=65_536, description="HNSW: the widest beam a filtered search widens to"
+    )
+    ivf_nprobe: int | None = Field(
+        default=None, ge=1, le=65_536, description="IVF factories: lists probed; None: 1/8 of them, >= 16"
+    )
+    use_gpu: bool = Field(default=True, description="keep a FAISS GPU copy of Flat indexes where a GPU is")
+    gpu_temp_memory_mb: int = Field(
+        default=256, ge=0, le=65_536, description="use_gpu: scratch memory FAISS reserves on the GPU"
+    )
     backend: Literal["faiss", "milvus"] = Field(
         default="faiss", description="what serves search: FAISS in memory, or a Milvus collection"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -9,12 +10,23 @@ from index.types import GalleryItem, ItemMeta, SearchFilters
 from service.schemas import GalleryItemPublic, SearchFiltersIn
 
 
+def image_path(item_id: int) -> str:
+    """The path of GET /gallery/{id}/image for an item."""
+    return f"/gallery/{item_id}/image"
+
+
+def site_image_url(public_url: str) -> Callable[[int], str]:
+    """Absolute image links on this site, for the fleet's rows (hub results link back to the edge)."""
+    base = public_url.rstrip("/")
+    return lambda item_id: base + image_path(item_id)
+
+
 def item_public(item: GalleryItem, site: str | None = None) -> GalleryItemPublic:
     """A stored item as the API shows it, with the URL of its image (and its site, on a fleet edge)."""
     return GalleryItemPublic(
         id=item.id,
         sha256=item.sha256,
-        image_url=f"/gallery/{item.id}/image",
+        image_url=image_path(item.id),
         site=site,
         camera=item.meta.camera,
         captured_at=item.meta.captured_at,

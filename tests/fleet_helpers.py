@@ -14,6 +14,7 @@ from service_live import LiveServer, crop_bytes
 from index import Gallery, ItemMeta
 from index.fleet import CentralCollection, Replicator, replicate
 from index.milvus_conn import connect
+from service.views import site_image_url
 
 DIM, MODEL = 16, "fleet-model"
 
@@ -30,7 +31,8 @@ def open_edge(data_dir: Path, site: str) -> Gallery:
 
 def start_replicator(gallery: Gallery, uri: str, site: str) -> Replicator:
     """A fast-polling replicator with short backoff, so tests converge quickly."""
-    return replicate(gallery, uri, site, f"http://{site}.example:8000", poll_s=0.05, max_backoff_s=0.5)
+    links = site_image_url(f"http://{site}.example:8000")
+    return replicate(gallery, uri, site, links, poll_s=0.05, max_backoff_s=0.5)
 
 
 def add_items(gallery: Gallery, seeds: range, cameras: tuple[str, ...] = ("gate", "lobby")) -> list[int]:

@@ -106,6 +106,10 @@ def check(data: Path, factory: str, acked: dict[int, str], deleted: set[int], ma
                 assert item is not None and item.meta.extra["key"] == key, f"acknowledged {item_id} lost"
         rows = g.records.ids()
         assert sorted(g.index.store.ids().tolist()) == rows.tolist()
+        paths = g.records.image_paths()
+        assert all((data / p).is_file() for p in paths), "a row without its image file"
+        on_disk = {p.relative_to(data).as_posix() for p in (data / "images").rglob("*") if p.is_file()}
+        assert on_disk == paths, f"files no row references outlived the open: {sorted(on_disk - paths)}"
         assert len(g) == len(rows)
         for _, vectors in g.records.embeddings(DIM, rows[-3:]):
             assert [g.search(v, 1)[0].item.id for v in vectors] == rows[-3:].tolist()

@@ -83,8 +83,9 @@ def test_files_keep_original_bytes_and_sniffed_extension(tmp_path: Path) -> None
         assert [p.read_bytes() for p in paths if p] == [jpeg, png]
         assert all(p and p.is_relative_to(tmp_path.resolve()) for p in paths)
         assert g.image_file(999) is None
-        with pytest.raises(ValueError, match="not an image"):
-            g.add([b"definitely not an image"], unit(7, 1), [ItemMeta()])
+        for refused in (b"definitely not an image", image_bytes(24, "GIF"), image_bytes(25, "TIFF")):
+            with pytest.raises(ValueError, match=r"not a supported image \(accepted: JPEG, PNG, WEBP, BMP\)"):
+                g.add([refused], unit(7, 1), [ItemMeta()])
         with pytest.raises(ValueError, match="L2-normalised"):
             g.add([image_bytes(22)], 2 * unit(7, 1), [ItemMeta()])
         with pytest.raises(ValueError, match="JSON"):

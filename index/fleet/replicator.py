@@ -33,7 +33,7 @@ class ReplicaTarget:
     """Where and as whom a gallery replicates."""
 
     site: str
-    image_base: str  # the site's public URL; image links are `{image_base}/gallery/{id}/image`
+    image_url: Callable[[int], str]  # a local item id -> the link to its image that fleet users follow
     connect: Callable[[], CentralCollection]  # opens (and ensures) the central collection
 
 
@@ -110,10 +110,8 @@ class Replicator:
         last = {c.item_id: c.op for c in changes if c.op != "sweep"}
         upserts = sorted(i for i, op in last.items() if op == "upsert")
         rows = self.records.items(upserts, self.dim)  # an item deleted since is skipped: its delete follows
-        site, base = self.target.site, self.target.image_base.rstrip("/")
-        central.upsert(
-            [central_row(site, item, vec, f"{base}/gallery/{item.id}/image") for item, vec in rows.values()]
-        )
+        site, link = self.target.site, self.target.image_url
+        central.upsert([central_row(site, item, vec, link(item.id)) for item, vec in rows.values()])
         central.delete(global_id(site, i) for i, op in last.items() if op == "delete")
         if any(c.op == "sweep" for c in changes):
             gone = np.setdiff1d(central.site_ids(site), self.records.ids())
@@ -137,17 +135,18 @@ def replicate(
     gallery: Gallery,
     uri: str,
     site: str,
-    public_url: str,
+    image_url: Callable[[int], str],
     token: str | None = None,
     **options: Any,
 ) -> Replicator:
-    """Start replicating an open gallery (opened with this site_id) into the fleet at `uri`."""
+    """Start replicating an open gallery (opened with this site_id) into the fleet at `uri`; `image_url`
+    gives each item's image link as fleet users reach this site (the service knows its routes)."""
     model_id, dim = gallery.model_id, gallery.dim
 
     def central() -> CentralCollection:
         return CentralCollection(connect(uri, token), model_id, dim).ensure()
 
-    replicator = Replicator(gallery.records, dim, ReplicaTarget(site, public_url, central), **options)
+    replicator = Replicator(gallery.records, dim, ReplicaTarget(site, image_url, central), **options)
     gallery.listeners.append(replicator.wake)
     replicator.start()
     return replicator
