@@ -91,12 +91,11 @@ def ingest(
 
     from service.folder_ingest import collect_files, ingest_files
     from service.image_policy import ImageLimits
-    from service.settings import Settings
 
     settings = _settings({**locals(), "bundle": model, "data_dir": data})
     try:
         files = collect_files(sources)
-        limits = ImageLimits.of(Settings().limits)
+        limits = ImageLimits.of(settings.limits)
     except (FileNotFoundError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
     encoder = _encoder(settings, batch_size)
