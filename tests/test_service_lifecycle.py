@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import numpy as np
 import torch
+from PIL import Image
 from service_live import LiveServer, assert_error_shape, crop_bytes, live_settings
 
+from engine import load_encoder
 from engine.bundle import save_bundle
 from engine.model import build_model
 from engine.spec import ModelSpec
-from index import Gallery, ItemMeta
+from index import Gallery, ItemMeta, reindex
 from service.app import create_app
 
 
@@ -62,3 +66,32 @@ def test_a_gallery_of_another_model_answers_409(
         error = assert_error_shape(client.post("/search", json={"text": "red"}), 409)
         assert "reindex" in error["message"] and error["code"] == "model_mismatch"
         assert_error_shape(client.get("/gallery"), 409)
+
+
+def test_a_reindex_by_another_process_answers_409_not_500(
+    micro_bundle: Path, micro_spec: ModelSpec, tmp_path: Path
+) -> None:
+    """The gallery switches model under a running server: uploads and searches get 409 saying how to fix
+    it, /health stops reporting ready, and nothing is written with the old model."""
+    torch.manual_seed(2)
+    other_bundle = tmp_path / "other"
+    other = save_bundle(build_model(micro_spec), micro_spec, other_bundle)
+    data = tmp_path / "data"
+    with LiveServer(live_settings(micro_bundle, data)) as live, live.client() as client:
+        assert client.post("/gallery", files=[("files", ("a.png", crop_bytes(1)))]).json()["added"] == 1
+        encoder = load_encoder(other_bundle, "torch", device="cpu")
+
+        def encode(blobs: Sequence[bytes]) -> np.ndarray:
+            return encoder.encode_images([Image.open(io.BytesIO(b)) for b in blobs])
+
+        assert reindex(data, other.model_id, other.embed_dim, encode) == 1  # as another process would
+
+        error = assert_error_shape(client.post("/gallery", files=[("files", ("b.png", crop_bytes(2)))]), 409)
+        assert error["code"] == "model_mismatch" and other.model_id in error["message"]
+        assert "person-search reindex" in error["message"] and "restart the service" in error["message"]
+        search = assert_error_shape(client.post("/search", json={"text": "red"}), 409)
+        assert search["message"] == error["message"]
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["error"] == error["message"]
+    with Gallery.open(data, other.model_id, other.embed_dim, use_gpu=False) as gallery:
+        assert len(gallery) == 1  # the refused upload left nothing behind

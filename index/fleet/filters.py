@@ -29,8 +29,9 @@ def _item_clauses(filters: SearchFilters) -> list[str]:
         clauses.append(f"captured_ts >= {timestamp(filters.captured_from)!r}")
     if filters.captured_to is not None:
         clauses.append(f"captured_ts <= {timestamp(filters.captured_to)!r}")
-    for key, value in sorted(filters.metadata.items()):
-        if not isinstance(value, str | int | float | bool):
-            raise ValueError(f"metadata filter {key!r}: only str, int, float or bool compare, not {value!r}")
-        clauses.append(f"metadata[{literal(key)}] == {literal(value)}")
+    for key, value in sorted(filters.metadata.items()):  # checked by SearchFilters: scalars or None
+        if value is None:  # as on an edge: the key is missing or null
+            clauses.append(f"metadata[{literal(key)}] is null")
+        else:
+            clauses.append(f"metadata[{literal(key)}] == {literal(value)}")
     return clauses
