@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from index import Gallery, ModelMismatchError, SearchFilters
+from index.errors import FieldError
 from service.errors import UnavailableError
 from service.probe import Probe
 from service.settings import FleetSettings, IndexSettings, Settings
@@ -127,7 +128,7 @@ class HubIndex:
         """A Milvus call for a request: a failure is UnavailableError (503); a mismatch stays itself (409)."""
         try:
             return self._call(call)
-        except ModelMismatchError:
+        except (ModelMismatchError, FieldError):  # another model's collection (409), a bad filter (422)
             raise
         except Exception as exc:
             raise UnavailableError(f"the fleet's Milvus did not answer: {exc}", retry_after=5) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from index.metadata import check_text
 from index.milvus_conn import literal
 from index.rows import timestamp
 from index.types import SearchFilters
@@ -12,6 +13,8 @@ from index.types import SearchFilters
 def fleet_expr(filters: SearchFilters | None, sites: Sequence[str] | None) -> str:
     """The expression matching what SQLite's filter_sql matches on an edge, plus a site restriction."""
     clauses: list[str] = []
+    for site in sites or ():
+        check_text("filters.sites", site)
     if sites is not None:
         clauses.append(f"site in [{', '.join(literal(s) for s in sorted(sites))}]" if sites else "false")
     if filters is not None:
