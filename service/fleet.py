@@ -116,19 +116,21 @@ class HubIndex:
             return self._central
 
     def _call(self, call: Callable[[CentralCollection], T]) -> T:
-        """Run a Milvus call, dropping the connection on failure so the next call reconnects."""
+        """Run a Milvus call, dropping the connection when Milvus failed so the next call reconnects."""
         try:
             return call(self.central())
+        except (ModelMismatchError, FieldError):  # another model's collection (409), a bad filter (422)
+            raise
         except Exception:
             with self._lock:
                 self._central = None
             raise
 
     def _request(self, call: Callable[[CentralCollection], T]) -> T:
-        """A Milvus call for a request: a failure is UnavailableError (503); a mismatch stays itself (409)."""
+        """A Milvus call for a request: Milvus failing is UnavailableError (503); the rest pass as is."""
         try:
             return self._call(call)
-        except (ModelMismatchError, FieldError):  # another model's collection (409), a bad filter (422)
+        except (ModelMismatchError, FieldError):
             raise
         except Exception as exc:
             raise UnavailableError(f"the fleet's Milvus did not answer: {exc}", retry_after=5) from exc

@@ -47,10 +47,9 @@ class Probe(Generic[T]):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"probe-{name}", daemon=True)
 
-    def start(self) -> Probe[T]:
-        """Begin refreshing; returns self."""
+    def start(self) -> None:
+        """Begin refreshing."""
         self._thread.start()
-        return self
 
     def stop(self) -> None:
         """Stop after the refresh in flight (a hung one is left behind: the thread is a daemon)."""
@@ -68,7 +67,7 @@ class Probe(Generic[T]):
             elapsed = time.monotonic() - started
             with self._lock:
                 self._ok, self._error = False, f"{type(exc).__name__}: {exc}"
-                self._timed_out = elapsed >= self.timeout_s
+                self._timed_out = elapsed >= 0.9 * self.timeout_s  # a call's deadline fires about then
                 self._running_since = None
             log.warning("%s refresh failed after %.1fs: %s", self.name, elapsed, self._error)
             return
