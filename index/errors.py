@@ -21,5 +21,13 @@ class ModelMismatchError(RuntimeError):
         )
 
 
+class FieldError(ValueError):
+    """A caller's value the gallery cannot store or compare; `field` names it (metadata.zone)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
 class SnapshotError(ValueError):
     """A FAISS snapshot file is missing, truncated, corrupt or made for another gallery; it gets rebuilt."""

@@ -13,20 +13,21 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
-from index.milvus_conn import collection_name, connect, count, ensure_collection, id_column
+from index.milvus_conn import TIMEOUT_S, collection_name, connect, count, ensure_collection, id_column
 
 ALLOWED_CHUNK = 16_384  # ids per `id in [...]` expression; larger allow-lists are searched in parts
 WRITE_CHUNK = 2_000  # rows per insert call (gRPC messages stay well under their size limit)
 
 
 class MilvusStore:
-    """Vectors keyed by gallery ids in one Milvus collection, searched by inner product."""
+    """Vectors keyed by gallery ids in one Milvus collection, searched by inner product; every call is
+    bounded by `timeout` seconds (pymilvus would wait forever on a hung server)."""
 
     pending_training = False
     train_size = 0
 
-    def __init__(self, client: MilvusClient, name: str, dim: int) -> None:
-        self.client, self.name, self.dim = client, name, dim
+    def __init__(self, client: MilvusClient, name: str, dim: int, timeout: float = TIMEOUT_S) -> None:
+        self.client, self.name, self.dim, self.timeout = client, name, dim, timeout
 
     @classmethod
     def open(
@@ -40,7 +41,7 @@ class MilvusStore:
         schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
         index = client.prepare_index_params()
         index.add_index(field_name="embedding", index_type="FLAT", metric_type="IP")
-        ensure_collection(client, name, schema, index, model_id, dim)
+        ensure_collection(client, name, schema, index, model_id, dim, TIMEOUT_S)
         return cls(client, name, dim)
 
     def train(self, vectors: np.ndarray) -> None:
@@ -53,12 +54,14 @@ class MilvusStore:
                 {"id": int(item), "embedding": vec.tolist()}
                 for item, vec in zip(ids[i : i + WRITE_CHUNK], vectors[i : i + WRITE_CHUNK], strict=True)
             ]
-            self.client.upsert(self.name, rows)
+            self.client.upsert(self.name, rows, timeout=self.timeout)
 
     def remove(self, ids: np.ndarray) -> None:
         """Delete these ids (absent ones are ignored)."""
         for i in range(0, len(ids), WRITE_CHUNK):
-            self.client.delete(self.name, ids=[int(x) for x in ids[i : i + WRITE_CHUNK]])
+            self.client.delete(
+                self.name, ids=[int(x) for x in ids[i : i + WRITE_CHUNK]], timeout=self.timeout
+            )
 
     def search(
         self,
@@ -80,6 +83,7 @@ class MilvusStore:
                 limit=k,
                 filter=expr,
                 search_params={"metric_type": "IP", "params": dict(params or {})},
+                timeout=self.timeout,
             )
             for row, hits in zip(found, answer, strict=True):
                 row += [(float(h["distance"]), int(h["id"])) for h in hits]
@@ -93,10 +97,10 @@ class MilvusStore:
 
     def ids(self) -> np.ndarray:
         """Every id in the collection, int64 [N]."""
-        return id_column(self.client, self.name, "id")
+        return id_column(self.client, self.name, "id", "", self.timeout)
 
     def __len__(self) -> int:
-        return count(self.client, self.name)
+        return count(self.client, self.name, self.timeout)
 
     def rebuild_advised(self) -> bool:
         """Never: Milvus compacts deleted rows itself."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from index.metadata import check_metadata
 from index.types import GalleryItem, ItemMeta, SearchFilters
 
 SCHEMA = """
@@ -48,10 +49,8 @@ def timestamp(moment: datetime) -> float:
 
 def meta_values(meta: ItemMeta) -> tuple[Any, ...]:
     """(camera, captured_at, captured_ts, external_id, extra JSON) for an INSERT; bad metadata raises."""
-    try:
-        extra = json.dumps(meta.extra, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"metadata must be JSON-serialisable: {err}") from err
+    check_metadata(meta.extra)
+    extra = json.dumps(meta.extra, sort_keys=True, allow_nan=False)
     captured = meta.captured_at
     return (
         meta.camera,
@@ -106,17 +105,12 @@ def filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
     if filters.captured_to is not None:
         clauses.append("captured_ts <= ?")
         params.append(timestamp(filters.captured_to))
-    for key, value in sorted(filters.metadata.items()):
-        if '"' in key:
-            raise ValueError(f"metadata filter key {key!r} may not contain a double quote")
+    for key, value in sorted(filters.metadata.items()):  # checked by SearchFilters: scalars or None
+        # json_each names top-level keys as they are, so any key works (a JSON path cannot quote `"`).
         if value is None:
-            clauses.append("json_extract(extra, ?) IS NULL")
-            params.append(f'$."{key}"')
-        elif isinstance(value, str | int | float | bool):
-            clauses.append("json_extract(extra, ?) = ?")
-            params += [f'$."{key}"', value]
+            clauses.append("NOT EXISTS (SELECT 1 FROM json_each(extra) WHERE key = ? AND value IS NOT NULL)")
+            params.append(key)
         else:
-            raise ValueError(
-                f"metadata filter {key!r}: only str, int, float, bool or None compare, not {value!r}"
-            )
+            clauses.append("EXISTS (SELECT 1 FROM json_each(extra) WHERE key = ? AND value = ?)")
+            params += [key, value]
     return " AND ".join(clauses), params

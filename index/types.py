@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from index.metadata import check_filter, check_text, key_name
+
 
 @dataclass(frozen=True)
 class ItemMeta:
@@ -47,6 +49,15 @@ class SearchFilters:
     captured_from: datetime | None = None
     captured_to: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # equality on keys of ItemMeta.extra
+
+    def __post_init__(self) -> None:
+        """Refuse what SQLite or Milvus could not compare, naming it (FieldError), before any search."""
+        for camera in self.cameras or ():
+            check_text("filters.cameras", camera)
+        for key, value in self.metadata.items():
+            name = key_name("filters.metadata", key)
+            check_text(name, key)
+            check_filter(name, value)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ from service.settings import Settings
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
+        400: "malformed request: a body that is not JSON or multipart, an image that does not decode",
         401: "X-API-Key missing or unknown",
         403: "X-API-Key lacks the scope",
+        404: "no such item (or route)",
         409: "the gallery was built with another model",
         413: "too large: bytes, files or pixels",
         415: "not a supported image format",

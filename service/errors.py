@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from contextvars import ContextVar
 from enum import StrEnum
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from index.errors import FieldError, ModelMismatchError
 from service.batcher import QueueFullError
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -77,9 +79,29 @@ class ApiError(StarletteHTTPException):
         return {"error": error}
 
 
+class ErrorJSON(JSONResponse):
+    """JSON in ASCII: an error may quote text UTF-8 cannot carry (a lone surrogate a client sent)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+class UnavailableError(RuntimeError):
+    """Something the service depends on (the fleet's Milvus) did not answer; 503 with Retry-After."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_response(error: ApiError) -> JSONResponse:
     """Render an ApiError with its headers."""
-    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+    return ErrorJSON(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+def mismatch_message(exc: ModelMismatchError) -> str:
+    """What a model mismatch says, with the restart that makes the server see the fix."""
+    return f"{exc}; then restart the service"
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -105,8 +127,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if isinstance(exc, ApiError):
         return error_response(exc)
     detail = str(exc.detail)
-    if exc.status_code == 400 and detail.startswith("Too many files"):  # Starlette's multipart limit
+    if exc.status_code == 400 and detail.startswith("Too many files"):  # Starlette's multipart limits
         return error_response(ApiError(413, detail, field="files"))
+    if exc.status_code == 400 and detail.startswith("Part exceeded maximum size"):
+        return error_response(ApiError(413, detail, field="body"))
     return error_response(ApiError(exc.status_code, detail, headers=exc.headers))
 
 
@@ -115,9 +139,32 @@ async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
     return error_response(ApiError(429, str(exc), headers={"Retry-After": str(exc.retry_after)}))
 
 
+async def _unavailable(request: Request, exc: UnavailableError) -> JSONResponse:
+    """503 with Retry-After: the server is up, what it needs is not."""
+    return error_response(ApiError(503, str(exc), headers={"Retry-After": str(exc.retry_after)}))
+
+
+async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
+    """422 for a value the gallery cannot store or compare (a metadata key, a filter value)."""
+    return error_response(ApiError(422, str(exc), field=exc.field))
+
+
+async def _model_mismatch(request: Request, exc: ModelMismatchError) -> JSONResponse:
+    """409 with how to fix it; the gallery changed model under this server (another process re-indexed
+    it), so every later request gets the same answer until a restart, rather than mixed embeddings."""
+    request.app.state.runtime.mismatch(exc)
+    return error_response(ApiError(409, mismatch_message(exc)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route known exceptions through the one error shape (the request middleware catches the rest)."""
+    """Route known exceptions through the one error shape (the request middleware catches the rest).
+
+    This is the one place library exceptions become HTTP statuses; routes raise ApiError for their own.
+    """
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(ValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
+    app.add_exception_handler(UnavailableError, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(FieldError, _field_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ModelMismatchError, _model_mismatch)  # type: ignore[arg-type]

@@ -6,19 +6,24 @@ pymilvus (with pandas, ~100 MB resident) is imported only by a service that uses
 from __future__ import annotations
 
 import threading
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from index import Gallery, SearchFilters, snapshot_factory
+from index import Gallery, ModelMismatchError, SearchFilters, snapshot_factory
+from index.errors import FieldError
+from service.errors import UnavailableError
+from service.probe import Probe
 from service.settings import FleetSettings, IndexSettings, Settings
 from service.views import site_image_url
 
 if TYPE_CHECKING:
     from index.fleet import CentralCollection, FleetHit, Replicator
     from index.milvus_store import MilvusStore
+
+T = TypeVar("T")
 
 
 def _secret(value: Any) -> str | None:
@@ -87,16 +92,24 @@ def start_replication(fleet: FleetSettings, gallery: Gallery) -> Replicator | No
 
 
 class HubIndex:
-    """The hub's view of the central collection: searches, a cached size, and whether Milvus answers."""
-
-    COUNT_TTL_S = 5.0
+    """The hub's view of the central collection: searches, and a row count a background probe refreshes
+    (Milvus may hang; /health, /metrics and search read the last count instead of waiting on it)."""
 
     def __init__(self, fleet: FleetSettings, model_id: str, dim: int) -> None:
         self.fleet, self.model_id, self.dim = fleet, model_id, dim
         self._central: CentralCollection | None = None
         self._lock = threading.Lock()
-        self._count: tuple[float, int] | None = None
-        self.error: str | None = None
+        self.count = Probe(
+            "fleet-count", lambda: int(self._call(len)), fleet.hub_refresh_s, fleet.hub_timeout_s
+        )
+
+    def start(self) -> None:
+        """Begin refreshing the count."""
+        self.count.start()
+
+    def stop(self) -> None:
+        """Stop refreshing the count."""
+        self.count.stop()
 
     def central(self) -> CentralCollection:
         """The collection, connecting (again) when needed; raises while Milvus is unreachable."""
@@ -106,53 +119,60 @@ class HubIndex:
                 from index.milvus_conn import connect
 
                 client = connect(self.fleet.uri or "", _secret(self.fleet.token), self.fleet.hub_timeout_s)
-                central = CentralCollection(client, self.model_id, self.dim, ef_search=self.fleet.ef_search)
+                timeout, ef = self.fleet.hub_timeout_s, self.fleet.ef_search
+                central = CentralCollection(client, self.model_id, self.dim, ef_search=ef, timeout=timeout)
                 central.ensure().use_index(self.fleet.index_type)
                 self._central = central
             return self._central
 
-    def _guard(self, call: Any) -> Any:
-        """Run a Milvus call, dropping the connection on failure so the next call reconnects."""
+    def _call(self, call: Callable[[CentralCollection], T]) -> T:
+        """Run a Milvus call, dropping the connection when Milvus failed so the next call reconnects."""
         try:
-            value = call(self.central())
-        except Exception as exc:
-            with self._lock:
-                self._central, self.error = None, f"{type(exc).__name__}: {exc}"
+            return call(self.central())
+        except (ModelMismatchError, FieldError):  # another model's collection (409), a bad filter (422)
             raise
-        self.error = None
-        return value
+        except Exception:
+            with self._lock:
+                self._central = None
+            raise
+
+    def _request(self, call: Callable[[CentralCollection], T]) -> T:
+        """A Milvus call for a request: Milvus failing is UnavailableError (503); the rest pass as is."""
+        try:
+            return self._call(call)
+        except (ModelMismatchError, FieldError):
+            raise
+        except Exception as exc:
+            raise UnavailableError(f"the fleet's Milvus did not answer: {exc}", retry_after=5) from exc
 
     def search(
         self, query: np.ndarray, k: int, filters: SearchFilters | None, sites: list[str] | None
     ) -> list[FleetHit]:
         """Top-k over every site's items (or the given sites')."""
-        return list(self._guard(lambda c: c.search(query, k, filters, sites)))
+        return list(self._request(lambda c: c.search(query, k, filters, sites)))
 
     def size(self) -> int:
-        """Rows in the central collection, refreshed at most every COUNT_TTL_S seconds."""
-        now = time.monotonic()
-        if self._count is None or now - self._count[0] > self.COUNT_TTL_S:
-            self._count = (now, int(self._guard(len)))
-        return self._count[1]
+        """Rows in the central collection: the probe's last count (asking Milvus only before the first)."""
+        known = self.count.reading().value
+        return known if known is not None else int(self._request(len))
 
     def scraped_size(self) -> float:
-        """The size for /metrics: NaN while Milvus is unreachable, so a scrape never fails."""
-        try:
-            return float(self.size())
-        except Exception:
-            return float("nan")
+        """The size for /metrics: NaN while the count is not current, so a scrape never waits or lies."""
+        reading = self.count.reading()
+        return float(reading.value) if reading.ok and reading.value is not None else float("nan")
 
     def status(self) -> dict[str, Any]:
-        """Milvus reachability for /health: reachable, collection, count, the last error."""
-        try:
-            self._count = None
-            size, reachable = self.size(), True
-        except Exception:
-            size, reachable = None, False
+        """Milvus for /health from the probe: reachable, the last count, its age, whether it timed out."""
+        reading = self.count.reading()
+        stale_after = self.fleet.hub_refresh_s + self.fleet.hub_timeout_s
         return {
             "uri": redacted(self.fleet.uri or ""),
-            "reachable": reachable,
+            "reachable": reading.ok,
+            "checked": reading.settled,
             "collection": self._central.name if self._central is not None else None,
-            "count": size,
-            "error": self.error,
+            "count": reading.value,
+            "count_age_s": reading.age_s,
+            "stale": reading.age_s is None or reading.age_s > stale_after,
+            "refresh_timed_out": reading.timed_out,
+            "error": reading.error,
         }

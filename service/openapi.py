@@ -1,4 +1,5 @@
-"""The OpenAPI document with the limits this server was configured with, not just the defaults."""
+"""The OpenAPI document with the limits this server was configured with, not just the defaults, and
+links between the gallery's operations."""
 
 from __future__ import annotations
 
@@ -24,6 +25,30 @@ def _tighten(schema: dict[str, Any], limits: LimitSettings) -> None:
                 parameter["schema"][key] = value
 
 
+_ITEM = "#/paths/~1gallery~1{item_id}"  # JSON pointers to the item operations (`/` spelt `~1`)
+_ITEM_OPS = {"GetItem": f"{_ITEM}/get", "GetImage": f"{_ITEM}~1image/get", "DeleteItem": f"{_ITEM}/delete"}
+_LINK_SOURCES = {  # (path, method, status) -> where the item id is in that answer
+    ("/gallery", "post", "200"): "$response.body#/items/0/id",
+    ("/gallery", "get", "200"): "$response.body#/items/0/id",
+    ("/gallery/{item_id}", "get", "200"): "$response.body#/id",
+    ("/gallery/{item_id}", "delete", "200"): "$request.path.item_id",
+}
+
+
+def _link(schema: dict[str, Any]) -> None:
+    """OpenAPI links from answers that name an item to the operations on it: documentation for clients,
+    and what stateful testing follows (upload -> get -> image -> delete -> get again)."""
+    paths = schema.get("paths", {})
+    for (path, method, status), source in _LINK_SOURCES.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is not None:  # a hub serves no gallery
+            links = {
+                name: {"operationRef": ref, "parameters": {"item_id": source}}
+                for name, ref in _ITEM_OPS.items()
+            }
+            response["links"] = links
+
+
 def install_openapi(app: FastAPI, limits: LimitSettings) -> None:
     """Serve /openapi.json with the configured limits."""
     build = app.openapi
@@ -32,6 +57,7 @@ def install_openapi(app: FastAPI, limits: LimitSettings) -> None:
         if app.openapi_schema is None:
             schema = build()
             _tighten(schema, limits)
+            _link(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from engine import Encoder
 from engine.graph_io import Tower
 from service.components import encoder_from_settings, gallery_from_settings
-from service.errors import ApiError
+from service.errors import ApiError, mismatch_message
 from service.latency import LatencyTracker
 from service.metrics import Metrics
 from service.settings import Settings
 from service.towers import Towers
 
 if TYPE_CHECKING:
-    from index import Gallery
+    from index import Gallery, ModelMismatchError
     from index.fleet import Replicator
     from service.fleet import HubIndex
 
@@ -56,6 +56,7 @@ class Runtime:
         self.started = time.monotonic()
         self.startup_s: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self.warm_up: Callable[[Towers], None] = Towers.warm_up  # a seam: tests hold start-up here
 
     def start(self) -> None:
         """Begin loading and warm-up in a worker thread; the server answers meanwhile."""
@@ -67,6 +68,8 @@ class Runtime:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.towers is not None:
             await asyncio.to_thread(self.towers.stop)
+        if self.hub is not None:
+            await asyncio.to_thread(self.hub.stop)
         if self.replicator is not None:
             await asyncio.to_thread(self.replicator.stop)
         if self.gallery is not None:
@@ -83,15 +86,15 @@ class Runtime:
             self.encoder = encoder_from_settings(self.settings, towers={Tower.TEXT} if hub else None)
             log.info("encoder: %s", self.encoder.describe())
             self.towers = Towers(self.encoder, self.settings.batching, self.metrics.observe_batch)
-            self.towers.warm_up()
+            self.warm_up(self.towers)
             if hub:
                 self.hub = HubIndex(self.settings.fleet, self.encoder.model_id, self.encoder.embed_dim)
+                self.hub.start()
             else:
                 self.gallery = gallery_from_settings(self.settings, self.encoder)
                 self.replicator = start_replication(self.settings.fleet, self.gallery)
         except ModelMismatchError as exc:
-            self.phase, self.error = Phase.MISMATCH, str(exc)
-            log.error("%s", self.error)
+            self.mismatch(exc)
             return
         except Exception as exc:
             self.phase, self.error = Phase.FAILED, f"{type(exc).__name__}: {exc}"
@@ -102,6 +105,13 @@ class Runtime:
         self.startup_s = time.monotonic() - self.started
         self.phase = Phase.READY
         log.info("ready in %.1fs as %s", self.startup_s, self.settings.server.role)
+
+    def mismatch(self, exc: ModelMismatchError) -> None:
+        """Stop serving: the gallery (or the fleet's collection) holds another model's embeddings."""
+        if self.phase != Phase.MISMATCH:
+            self.phase, self.error = Phase.MISMATCH, mismatch_message(exc)
+            self.metrics.ready.set(0)
+            log.error("%s", self.error)
 
     def _bind_metrics(self) -> None:
         """Read sizes, queue depths and the fleet backlog at scrape time."""
@@ -147,13 +157,16 @@ class Runtime:
         self.metrics.observe(pipeline, stages_ms)
 
     def health(self) -> dict[str, Any]:
-        """What /health reports, ready or not."""
+        """What /health reports, ready or not; reads SQLite (the outbox), so call it off the event loop.
+
+        A hub is ready while its probe's last Milvus count is current; it never waits on Milvus here.
+        """
         described = self.encoder.describe() if self.encoder is not None else {}
         milvus = self.hub.status() if self.hub is not None else None
         ready = self.phase == Phase.READY and (milvus is None or milvus["reachable"])
         status = {Phase.READY: "ok", Phase.STARTING: "starting"}.get(self.phase, "error")
         if self.phase == Phase.READY and not ready:
-            status = "error"
+            status = "starting" if milvus is not None and not milvus["checked"] else "error"
         return {
             "status": status,
             "ready": ready,

@@ -247,7 +247,9 @@ class Health(BaseModel):
         default=None, description="edge with a site id: replication backlog (pending, oldest_age_s, ...)"
     )
     milvus: dict[str, Any] | None = Field(
-        default=None, description="hub: the fleet's Milvus (uri, reachable, collection, count, error)"
+        default=None,
+        description="hub: the fleet's Milvus from a background probe (uri, reachable, collection, count, "
+        "count_age_s, stale, refresh_timed_out, error)",
     )
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")

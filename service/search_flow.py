@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from index import ModelMismatchError
 from service.errors import ApiError
 from service.runtime import Runtime
 from service.schemas import GalleryItemPublic, SearchMatch, SearchRequest, SearchResults
@@ -49,18 +48,10 @@ async def _search_fleet(runtime: Runtime, request: SearchRequest, start: float) 
     encoder, towers, hub = runtime.hub_parts()
     filters = filters_in(request.filters)
     sites = request.filters.sites if request.filters is not None else None
-    try:
-        hits, stages, cached = await towers.search_text(
-            request.text, lambda query: hub.search(query, request.top_k, filters, sites)
-        )
-        size = hub.size()  # cached for seconds; inside the guard, since it may ask Milvus
-    except ModelMismatchError as exc:
-        raise ApiError(409, str(exc)) from exc
-    except ApiError:
-        raise
-    except Exception as exc:  # Milvus unreachable or failing: the hub stays up and says so
-        detail = f"the fleet's Milvus did not answer: {exc}"
-        raise ApiError(503, detail, headers={"Retry-After": "5"}) from exc
+    # Both Milvus calls run on the text worker, never on the event loop; the size is the probe's count.
+    (hits, size), stages, cached = await towers.search_text(
+        request.text, lambda query: (hub.search(query, request.top_k, filters, sites), hub.size())
+    )
     kept = [h for h in hits if request.min_score is None or h.score >= request.min_score]
     matches = [
         SearchMatch(rank=rank, score=round(h.score, 6), item=fleet_item(h, encoder.model_id))

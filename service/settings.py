@@ -83,6 +83,9 @@ class FleetSettings(BaseModel):
     poll_s: float = Field(default=1.0, gt=0, le=60, description="outbox check interval when idle")
     max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait between retries")
     hub_timeout_s: float = Field(default=10.0, gt=0, le=300, description="per Milvus call")
+    hub_refresh_s: float = Field(
+        default=5.0, gt=0, le=3600, description="hub: how often /health's fleet row count is refreshed"
+    )
     index_type: Literal["FLAT", "HNSW"] = Field(
         default="FLAT", description="hub: the central collection's vector index (HNSW for millions of rows)"
     )

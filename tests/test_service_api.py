@@ -1,4 +1,5 @@
-"""The HTTP API against a real uvicorn server with the micro model and a real gallery."""
+"""The HTTP API against a real uvicorn server with the micro model and a real gallery, once on each CPU
+backend: torch, and ONNX Runtime on the exported towers (what users get without torch)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,19 @@ from engine import load_encoder
 from engine.spec import ModelSpec
 
 
+@pytest.fixture(scope="module", params=["torch", "onnxruntime"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def server(micro_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with LiveServer(live_settings(micro_bundle, tmp_path_factory.mktemp("gallery"))) as live:
+def server(
+    backend: str, micro_bundle: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server per backend; every test of the module runs against each."""
+    bundle = request.getfixturevalue("exported_bundle") if backend == "onnxruntime" else micro_bundle
+    model = {"bundle": bundle, "backend": backend}
+    with LiveServer(live_settings(bundle, tmp_path_factory.mktemp("gallery"), model=model)) as live:
         yield live
 
 
@@ -32,13 +43,16 @@ def _upload(client: httpx.Client, seeds: list[int], **form: str) -> httpx.Respon
     return client.post("/gallery", files=files, data=form)
 
 
-def test_health_names_model_backend_and_gallery(client: httpx.Client, micro_bundle: Path) -> None:
+def test_health_names_model_backend_and_gallery(
+    client: httpx.Client, micro_bundle: Path, backend: str
+) -> None:
     response = client.get("/health")
     assert response.status_code == 200 and response.headers["x-request-id"]
     health = response.json()
     assert health["ready"] and health["warmup_done"] and health["status"] == "ok"
     assert health["model_id"] == ModelSpec.load(micro_bundle).model_id
-    assert (health["backend"], health["precision"], health["device"]) == ("torch", "fp32", "cpu")
+    assert (health["backend"], health["precision"], health["device"]) == (backend, "fp32", "cpu")
+    assert health["requested_backend"] == backend
     assert isinstance(health["gallery_size"], int) and health["uptime_s"] > 0
     assert client.get("/health/live").json() == {"live": True}
 
@@ -80,7 +94,7 @@ def test_search_scores_match_the_encoder(client: httpx.Client, micro_bundle: Pat
     assert {m["item"]["id"] for m in results["matches"]} == set(ids)
     assert {"preprocess", "encode", "search", "total"} <= set(results["timings_ms"])
 
-    encoder = load_encoder(micro_bundle, "torch", device="cpu")
+    encoder = load_encoder(micro_bundle, "torch", device="cpu")  # the reference, whichever backend serves
     images = [Image.open(__import__("io").BytesIO(crop_bytes(s))) for s in (201, 202, 203)]
     expected = encoder.encode_images(images) @ encoder.encode_texts([text])[0]
     got = {m["item"]["id"]: m["score"] for m in results["matches"]}

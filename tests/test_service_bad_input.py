@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,10 @@ def test_request_level_limits(client: httpx.Client) -> None:
     huge = _files(("huge.png", os.urandom(70_000)))
     assert assert_error_shape(client.post("/gallery", files=huge), 413)["field"] == "body"
     assert_error_shape(client.post("/search", json={"text": "x" * 5000}), 413)
+    long_field = client.post(
+        "/gallery", files=_files(("ok.png", crop_bytes(41))), data={"metadata": "x" * 5_000}
+    )
+    assert "Part exceeded" in assert_error_shape(long_field, 413)["message"]
 
 
 @pytest.mark.parametrize(
@@ -154,3 +159,55 @@ def test_server_and_gallery_survive(client: httpx.Client) -> None:
         assert client.get(item["image_url"]).status_code == 200
     results = client.post("/search", json={"text": "person", "top_k": 20}).json()
     assert results["count"] == min(20, page["total"])
+
+
+def test_any_metadata_key_filters(client: httpx.Client) -> None:
+    """Keys SQLite's JSON paths cannot quote (a double quote, a dot, a line break) still filter."""
+    odd = {'a"b': "x", "c.d[0]": 'say "hi"\nthere', "$": True}
+    files = _files(("odd.png", crop_bytes(60)))
+    item = client.post("/gallery", files=files, data={"metadata": json.dumps(odd)}).json()["items"][0]
+    assert item["status"] == "added", item
+    for key, value in odd.items():
+        body = {"text": "person", "top_k": 20, "filters": {"metadata": {key: value}}}
+        response = client.post("/search", json=body)
+        assert response.status_code == 200, response.text
+        assert [m["item"]["id"] for m in response.json()["matches"]] == [item["id"]], key
+    together = {"text": "person", "filters": {"metadata": {'a"b': "x", "$": False}}}
+    assert client.post("/search", json=together).json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"text": "x", "filters": {"metadata": {"k": 12345678901234567890123}}}', "filters.metadata.k"),
+        (b'{"text": "x", "filters": {"metadata": {"k": NaN}}}', "filters.metadata.k"),
+        (b'{"text": "x", "filters": {"metadata": {"k": "\\ud800"}}}', "filters.metadata.k"),
+        (b'{"text": "x", "filters": {"metadata": {"\\ud800": "v"}}}', "filters.metadata.\\ud800"),
+        (b'{"text": "x", "filters": {"cameras": ["\\udfff"]}}', "filters.cameras"),
+    ],
+)
+def test_filter_values_the_gallery_cannot_compare_are_named(
+    client: httpx.Client, body: bytes, field: str
+) -> None:
+    response = client.post("/search", content=body, headers={"content-type": "application/json"})
+    assert assert_error_shape(response, 422)["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ('{"k": NaN}', "metadata.k"),
+        ('{"k": [1, 1e999]}', "metadata.k[1]"),
+        ('{"k": 123456789012345678901234567890}', "metadata.k"),  # Milvus would refuse it forever
+        ('{"k": "\\ud800"}', "metadata.k"),  # no answer could ever carry it
+        ('{"k": ' + "[" * 40 + "]" * 40 + "}", "metadata.k" + "[0]" * 32),
+        ('{"k": ' + "[" * 1500 + "]" * 1500 + "}", "metadata"),  # beyond the JSON parser's own depth
+    ],
+)
+def test_upload_metadata_the_gallery_cannot_store_is_named(
+    client: httpx.Client, metadata: str, field: str
+) -> None:
+    before = client.get("/gallery").json()["total"]
+    response = client.post("/gallery", files=_files(("m.png", crop_bytes(61))), data={"metadata": metadata})
+    assert assert_error_shape(response, 422)["field"] == field
+    assert client.get("/gallery").json()["total"] == before

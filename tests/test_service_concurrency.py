@@ -1,7 +1,9 @@
-"""32 concurrent clients mixing uploads and searches: no errors, and a consistent gallery afterwards."""
+"""Concurrent clients: mixed uploads and searches stay consistent; a full queue refuses with 429."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,3 +66,33 @@ def test_concurrent_uploads_and_searches(micro_bundle: Path, tmp_path: Path) -> 
             assert latency["search"]["total"]["count"] == CLIENTS * 3  # cache hits are searches too
             metrics = client.get("/metrics").text
             assert 'person_search_batch_size_bucket{le="1.0",tower="image"}' in metrics
+
+
+async def _burst(url: str, texts: list[str]) -> list[httpx.Response]:
+    """Send every search at once from its own connection."""
+    limits = httpx.Limits(max_connections=len(texts))
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        return await asyncio.gather(*(client.get("/search", params={"q": t, "k": 3}) for t in texts))
+
+
+@pytest.mark.slow
+def test_a_full_queue_answers_429_under_concurrent_load(micro_bundle: Path, tmp_path: Path) -> None:
+    """Many real clients against a text queue of two: some get 429 with Retry-After, the rest 200, and
+    the server is healthy afterwards."""
+    tiny = {"text": {"queue_size": 2, "max_batch": 1, "max_wait_ms": 0.0}}
+    with LiveServer(live_settings(micro_bundle, tmp_path, batching=tiny)) as live:
+        answers: list[httpx.Response] = []
+        for burst in range(10):  # distinct texts: none is answered from the query cache
+            texts = [f"person {burst}-{n} in a {n % 7}-coloured coat" for n in range(48)]
+            answers += asyncio.run(_burst(live.url, texts))
+            if any(a.status_code == 429 for a in answers):
+                break
+        statuses = Counter(a.status_code for a in answers)
+        assert statuses[429] > 0 and statuses[200] > 0 and set(statuses) == {200, 429}, statuses
+        for refused in (a for a in answers if a.status_code == 429):
+            assert int(refused.headers["retry-after"]) >= 1
+            assert refused.json()["error"]["code"] == "queue_full"
+        with live.client() as client:
+            assert client.get("/health").json()["ready"]
+            assert client.get("/search", params={"q": "one more after the storm"}).status_code == 200
+            assert 'status="429"' in client.get("/metrics").text

@@ -3,6 +3,7 @@ them with the edges' contract, and reports what it cannot reach."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,25 @@ def test_hub_health_and_routes(hub: LiveServer, edges: dict[str, LiveServer]) ->
     with edges["north"].client() as http:
         response = http.post("/search", json={"text": QUERY, "filters": {"sites": ["north"]}})
         assert assert_error_shape(response, 422)["field"] == "filters.sites"
+
+
+def test_hub_filters_on_any_metadata_key(edges: dict[str, LiveServer], hub: LiveServer) -> None:
+    """A key with a double quote and a value with a line break reach Milvus quoted, as on the edge."""
+    odd = {'a"b': 'line one\nline "two"', "plain": 7}
+    with edges["north"].client() as http:
+        files = [("files", ("odd.png", crop_bytes(990)))]
+        item = http.post("/gallery", files=files, data={"metadata": json.dumps(odd)}).json()["items"][0]
+    drained(edges["north"])
+    with hub.client() as http:
+        for key, value in odd.items():
+            body = {"text": QUERY, "filters": {"metadata": {key: value}, "sites": ["north", "south"]}}
+            found = http.post("/search", json=body)
+            assert found.status_code == 200, found.text
+            assert [(m["item"]["site"], m["item"]["id"]) for m in found.json()["matches"]] == [
+                ("north", item["id"])
+            ]
+        big = {"text": QUERY, "filters": {"metadata": {"plain": 2**70}}}
+        assert assert_error_shape(http.post("/search", json=big), 422)["field"] == "filters.metadata.plain"
 
 
 def test_hub_without_milvus_stays_up_and_says_why(micro_bundle: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from index.fleet.filters import fleet_expr
-from index.milvus_conn import collection_name, column, count, ensure_collection, id_column
+from index.milvus_conn import TIMEOUT_S, collection_name, column, count, ensure_collection, id_column
 from index.rows import timestamp
 from index.types import GalleryItem, SearchFilters
 
@@ -81,13 +81,20 @@ def central_row(site: str, item: GalleryItem, vector: np.ndarray, image_url: str
 
 
 class CentralCollection:
-    """One model's fleet collection in Milvus: upsert, delete, filtered search."""
+    """One model's fleet collection in Milvus: upsert, delete, filtered search; every call bounded by
+    `timeout` seconds, so a hung Milvus fails the call instead of stalling its caller for good."""
 
     def __init__(
-        self, client: MilvusClient, model_id: str, dim: int, prefix: str = "fleet", ef_search: int = 128
+        self,
+        client: MilvusClient,
+        model_id: str,
+        dim: int,
+        prefix: str = "fleet",
+        ef_search: int = 128,
+        timeout: float = TIMEOUT_S,
     ) -> None:
         self.client, self.model_id, self.dim, self.ef_search = client, model_id, dim, ef_search
-        self.name = collection_name(prefix, model_id)
+        self.name, self.timeout = collection_name(prefix, model_id), timeout
 
     def _vector_index(self, index_type: str) -> Any:
         """Index parameters for the embedding field: exact FLAT, or HNSW for large fleets on Milvus."""
@@ -115,42 +122,43 @@ class CentralCollection:
         schema.add_field("created_at", DataType.VARCHAR, max_length=64)
         index = self._vector_index("FLAT")
         index.add_index(field_name="site", index_type="INVERTED")
-        ensure_collection(self.client, self.name, schema, index, self.model_id, self.dim)
+        ensure_collection(self.client, self.name, schema, index, self.model_id, self.dim, self.timeout)
         return self
 
     def use_index(self, index_type: str) -> None:
         """Make the vector index this type (the hub owns that choice), rebuilt in Milvus if it differs."""
-        if self.client.describe_index(self.name, "embedding").get("index_type") == index_type:
+        t = self.timeout
+        if self.client.describe_index(self.name, "embedding", timeout=t).get("index_type") == index_type:
             return
         wanted = self._vector_index(index_type)
-        self.client.release_collection(self.name)
-        self.client.drop_index(self.name, "embedding")
-        self.client.create_index(self.name, wanted)
-        self.client.load_collection(self.name)
+        self.client.release_collection(self.name, timeout=t)
+        self.client.drop_index(self.name, "embedding", timeout=t)
+        self.client.create_index(self.name, wanted, timeout=t)
+        self.client.load_collection(self.name, timeout=t)
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace rows by global id (replays leave one copy)."""
         if rows:
-            self.client.upsert(self.name, list(rows))
+            self.client.upsert(self.name, list(rows), timeout=self.timeout)
 
     def delete(self, global_ids: Iterable[str]) -> None:
         """Remove rows by global id (absent ones are ignored)."""
         ids = list(global_ids)
         if ids:
-            self.client.delete(self.name, ids=ids)
+            self.client.delete(self.name, ids=ids, timeout=self.timeout)
 
     def site_ids(self, site: str) -> np.ndarray:
         """The local ids a site has in the collection, int64 [N]."""
-        return id_column(self.client, self.name, "local_id", fleet_expr(None, [site]))
+        return id_column(self.client, self.name, "local_id", fleet_expr(None, [site]), self.timeout)
 
     def sites(self) -> dict[str, int]:
         """Rows per site, read through the whole collection (an operator's view, not a hot path)."""
-        return dict(sorted(Counter(column(self.client, self.name, "site")).items()))
+        return dict(sorted(Counter(column(self.client, self.name, "site", "", self.timeout)).items()))
 
     def drop_site(self, site: str) -> int:
         """Delete every row of a site (a decommissioned or renamed one) -> rows deleted."""
         gone = len(self.site_ids(site))
-        self.client.delete(self.name, filter=fleet_expr(None, [site]))
+        self.client.delete(self.name, filter=fleet_expr(None, [site]), timeout=self.timeout)
         return gone
 
     def search(
@@ -169,9 +177,10 @@ class CentralCollection:
             filter=fleet_expr(filters, sites),
             output_fields=list(FIELDS),
             search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, k), **(params or {})}},
+            timeout=self.timeout,
         )
         hits = [FleetHit(str(h["gid"]), float(h["distance"]), dict(h["entity"])) for h in answer[0]]
         return sorted(hits, key=lambda h: (-h.score, h.global_id))
 
     def __len__(self) -> int:
-        return count(self.client, self.name)
+        return count(self.client, self.name, self.timeout)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from index.metadata import MAX_DEPTH, check_metadata
 from service.deps import ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
 from service.ingest import Upload, ingest
@@ -29,8 +30,11 @@ def _parse_extra(metadata: str | None) -> dict[str, Any]:
         value = json.loads(metadata)
     except json.JSONDecodeError as exc:
         raise ApiError(422, f"metadata: not valid JSON ({exc.msg})", field="metadata") from exc
+    except RecursionError as exc:
+        raise ApiError(422, f"metadata: nested deeper than {MAX_DEPTH} levels", field="metadata") from exc
     if not isinstance(value, dict):
         raise ApiError(422, "metadata: must be a JSON object", field="metadata")
+    check_metadata(value)  # before any decoding: FieldError (422) names what cannot be stored
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -19,7 +20,7 @@ router = APIRouter(tags=["operations"])
 )
 async def health(runtime: RuntimeDep) -> JSONResponse:
     """Readiness and what is serving (model, backend, precision, device, gallery size); 503 until ready."""
-    body = Health(**runtime.health())
+    body = Health(**await asyncio.to_thread(runtime.health))  # off the loop: it reads SQLite
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
 
@@ -40,4 +41,5 @@ async def latency(runtime: RuntimeDep) -> dict[str, Any]:
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text format: stage histograms, queue depth, gallery size, requests."""
-    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    text = await asyncio.to_thread(runtime.metrics.render)  # off the loop: gauges may read SQLite
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
