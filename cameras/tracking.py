@@ -41,14 +41,16 @@ class _Open:
     last_pts: float
 
 
-def frame_jpeg(pixels: np.ndarray, width: int, quality: int) -> bytes:
-    """The frame as a JPEG no wider than `width` (evidence, not for embedding)."""
+def frame_jpeg(pixels: np.ndarray, width: int, quality: int) -> tuple[bytes, float]:
+    """The frame as a JPEG no wider than `width` (evidence, not for embedding), and its scale."""
     image = Image.fromarray(pixels)
+    scale = 1.0
     if image.width > width:
-        image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.BILINEAR)
+        scale = width / image.width
+        image = image.resize((width, round(image.height * scale)), Image.Resampling.BILINEAR)
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+    return out.getvalue(), scale
 
 
 class CameraTracker:
@@ -115,8 +117,8 @@ class CameraTracker:
         o = self.options
         pixels = np.ascontiguousarray(crop(frame.pixels, box))
         corners = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        jpeg = frame_jpeg(frame.pixels, o.frame_jpeg_width, o.frame_jpeg_quality)
-        return Crop(pixels, corners, frame.time, frame.index, quality, jpeg)
+        jpeg, scale = frame_jpeg(frame.pixels, o.frame_jpeg_width, o.frame_jpeg_quality)
+        return Crop(pixels, corners, frame.time, frame.index, quality, jpeg, scale)
 
     def _close(self, ended: Callable[[_Open], bool]) -> list[Track]:
         """Remove the tracks `ended(state)` says are over; those long enough, with their chosen crops."""

@@ -53,6 +53,7 @@ class Crop:
     frame_index: int
     quality: float  # in [0, 1]; see cameras.quality
     frame_jpeg: bytes  # the whole frame, downscaled, as evidence
+    frame_scale: float  # evidence frame pixels per source frame pixel (<= 1)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from index.gallery import Gallery
 from index.keeper import snapshot_factory
 from index.records import stored_model
 from index.reindex import pending, reindex
-from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
+from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters, TrackRef
 from index.vector_store import VectorStore
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ModelMismatchError",
     "SearchFilters",
     "SnapshotError",
+    "TrackRef",
     "VectorStore",
     "pending",
     "recommended",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
 from index.images import ImageStore, image_relpath, sniff_extension
 from index.records import Records
-from index.rows import meta_values
+from index.rows import crop_values, meta_values
 from index.types import AddResult, ItemMeta
 
 NearRef = tuple[str, int] | None  # ("id", stored id) or ("new", earlier batch position)
@@ -35,8 +36,20 @@ def write_files(
     """Check the metadata of, name and durably write the images at `positions` (names go to `paths`)."""
     for i in positions:
         meta_values(metas[i])  # bad metadata fails here, before any file is written
+        crop_values(metas[i])
         paths[i] = image_relpath(shas[i], sniff_extension(images[i]))
     store.write([(paths[i], images[i]) for i in positions])
+
+
+def write_frames(
+    store: ImageStore, frames: Sequence[bytes | None], positions: Sequence[int], paths: dict[int, str]
+) -> None:
+    """Name and durably write the evidence frames at `positions` (content-addressed, like the images)."""
+    for i in positions:
+        frame = frames[i]
+        if frame is not None and i not in paths:
+            paths[i] = image_relpath(hashlib.sha256(frame).hexdigest(), sniff_extension(frame))
+    store.write([(paths[i], frame) for i in positions if (frame := frames[i]) is not None])
 
 
 def near_duplicates(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from index.additions import NearRef, add_results, near_duplicates, unstored, write_files
+from index.additions import NearRef, add_results, near_duplicates, unstored, write_files, write_frames
 from index.factories import MAX_FILTERED_EF, filtered_params
 from index.fsio import OpenLock
 from index.gpu import TEMP_MEMORY_MB
@@ -132,35 +132,45 @@ class Gallery:
     # -- writes -----------------------------------------------------------------------------------
 
     def add(
-        self, images: Sequence[bytes], embeddings: np.ndarray, metas: Sequence[ItemMeta]
+        self,
+        images: Sequence[bytes],
+        embeddings: np.ndarray,
+        metas: Sequence[ItemMeta],
+        frames: Sequence[bytes | None] | None = None,
     ) -> list[AddResult]:
-        """Store images with their embeddings; the same bytes twice are flagged, never stored twice.
+        """Store images with their embeddings (and each crop's evidence frame, a JPEG or PNG of the whole
+        frame, when given); the same bytes twice are flagged, never stored twice.
 
         The files are written and fsynced before the write lock (they are content-addressed, so early is
         safe: a crash leaves at most unreferenced files, swept at the next open). Searches wait only for
         the SQLite commit and the vector-store addition, which they must see together.
         """
-        if len(metas) != len(images):
-            raise ValueError(f"{len(images)} images but {len(metas)} metadata records")
+        frames = list(frames) if frames is not None else [None] * len(images)
+        if len(metas) != len(images) or len(frames) != len(images):
+            raise ValueError(f"{len(images)} images but {len(metas)} metadata records, {len(frames)} frames")
         if not images:
             return []
         vectors = self._vectors(embeddings, len(images))
         shas = [hashlib.sha256(data).hexdigest() for data in images]
         self._check_open()
         paths: dict[int, str] = {}
+        frame_paths: dict[int, str] = {}
         new = unstored(self.records, shas)[1]
         write_files(self.images, images, shas, metas, new, paths)
+        write_frames(self.images, frames, new, frame_paths)
         near, seen = self._near_duplicates_unlocked(vectors[new])
         with self.index.lock.gen_wlock():
             self._check_open()
             existing, now = unstored(self.records, shas)  # others may have added or deleted some since
             late = [i for i in now if i not in paths or not self.images.has(paths[i])]
             write_files(self.images, images, shas, metas, late, paths)  # rare: a deletion raced this addition
+            gone = [i for i in now if i not in frame_paths or not self.images.has(frame_paths[i])]
+            write_frames(self.images, frames, gone, frame_paths)
             if now != new or self.index.version != seen:
                 near = self._near_duplicates(vectors[now])
             ids: list[int] = []
             if now:
-                rows = [(shas[i], paths[i], metas[i]) for i in now]
+                rows = [(shas[i], paths[i], metas[i], frame_paths.get(i)) for i in now]
                 ids = self.records.insert(rows, vectors[now], self.model_id)
                 self.index.store.add(np.array(ids, np.int64), vectors[now])
                 self._count += len(ids)
@@ -194,11 +204,12 @@ class Gallery:
         """Remove an item, its vector and its image file; False when there was no such item."""
         with self.index.lock.gen_wlock():
             self._check_open()
-            path = self.records.delete(item_id)
-            if path is None:
+            files = self.records.delete(item_id)
+            if files is None:
                 return False
             self.index.store.remove(np.array([item_id], np.int64))
-            self.images.remove(path)
+            for path in files:
+                self.images.remove(path)
             self._count -= 1
             self.index.version += 1
         self._changed()
@@ -261,6 +272,11 @@ class Gallery:
     def cameras(self) -> builtins.list[str]:
         """Camera names in the gallery, sorted."""
         return self.records.cameras()
+
+    def frame_file(self, item_id: int) -> Path | None:
+        """Absolute path of an item's evidence frame (always inside data_dir), or None when it has none."""
+        item = self.records.get(item_id)
+        return self.images.path(item.frame_path) if item and item.frame_path else None
 
     def image_file(self, item_id: int) -> Path | None:
         """Absolute path of an item's stored image (always inside data_dir), or None."""

@@ -13,7 +13,17 @@ import numpy as np
 
 from index.errors import ModelMismatchError
 from index.outbox import enqueue
-from index.rows import ITEM_COLUMNS, SCHEMA, filter_sql, item_from_row, meta_values, vectors_from_blobs
+from index.rows import (
+    ITEM_COLUMNS,
+    ITEM_FROM,
+    SCHEMA,
+    crop_values,
+    filter_sql,
+    item_from_row,
+    meta_values,
+    vectors_from_blobs,
+)
+from index.tracks import drop_empty_tracks, migrate, upsert_tracks
 from index.types import GalleryItem, ItemMeta, SearchFilters
 
 CHUNK = 500  # ids per `IN (...)` query
@@ -28,7 +38,9 @@ class Records:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._mutex = threading.Lock()
-        self.conn().executescript(SCHEMA)
+        conn = self.conn()
+        conn.executescript(SCHEMA)
+        migrate(conn)
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (WAL, synchronous=FULL so a commit survives a power cut)."""
@@ -88,42 +100,60 @@ class Records:
 
     def insert(
         self,
-        rows: Sequence[tuple[str, str, ItemMeta]],
+        rows: Sequence[tuple[str, str, ItemMeta, str | None]],
         vectors: np.ndarray,
         model_id: str,
     ) -> list[int]:
-        """Insert (sha256, image_path, meta) rows with their float32 [N, D] vectors in one transaction."""
+        """Insert (sha256, image_path, meta, frame_path) rows with float32 [N, D] vectors in one transaction;
+        the tracks the metadata names are created or widened in the same transaction."""
         created = datetime.now(UTC).isoformat()
-        values = [(sha, path, *meta_values(meta)) for sha, path, meta in rows]
+        values = [
+            (sha, path, *meta_values(meta), *crop_values(meta), frame) for sha, path, meta, frame in rows
+        ]
         ids = []
         with self.write() as conn:
             stored = self.setting("model_id")
             if stored != model_id:  # reindexed by another process since this gallery was opened
                 raise ModelMismatchError(self.path.parent, stored or "(none)", model_id)
-            for value, vector in zip(values, vectors, strict=True):
+            tracks = upsert_tracks(conn, [m.track for _, _, m, _ in rows if m.track is not None])
+            for (_, _, meta, _), value, vector in zip(rows, values, vectors, strict=True):
+                track_id = tracks[meta.track.key] if meta.track is not None else None
                 cursor = conn.execute(
                     "INSERT INTO items (sha256, image_path, camera, captured_at, captured_ts, external_id,"
-                    " extra, model_id, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*value, model_id, vector.astype("<f4").tobytes(), created),
+                    " extra, box, quality, frame_path, track_id, model_id, embedding, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*value, track_id, model_id, vector.astype("<f4").tobytes(), created),
                 )
                 ids.append(int(cursor.lastrowid or 0))
             enqueue(conn, ids, "upsert")
         return ids
 
-    def delete(self, item_id: int) -> str | None:
-        """Delete a row; its image path, or None when there was no such row."""
+    def delete(self, item_id: int) -> list[str] | None:
+        """Delete a row -> the files only it referred to (image, evidence frame); None: no such row."""
         with self.write() as conn:
-            row = conn.execute("SELECT image_path FROM items WHERE id = ?", (item_id,)).fetchone()
+            row = conn.execute(
+                "SELECT image_path, frame_path, track_id FROM items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if row is None:
+                return None
             conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
-            if row:
-                enqueue(conn, [item_id], "delete")
-        return row[0] if row else None
+            enqueue(conn, [item_id], "delete")
+            if row[2] is not None:
+                drop_empty_tracks(conn, [row[2]])
+            shared = (
+                row[1] is not None
+                and conn.execute(
+                    "SELECT 1 FROM items WHERE frame_path = ? OR image_path = ? LIMIT 1", (row[1], row[1])
+                ).fetchone()
+            )
+        return [row[0]] + ([row[1]] if row[1] is not None and not shared else [])
 
     # -- reads ------------------------------------------------------------------------------------
 
     def image_paths(self) -> set[str]:
-        """The image path of every row."""
-        return {r[0] for r in self.conn().execute("SELECT image_path FROM items")}
+        """Every file a row refers to: its image and its evidence frame."""
+        sql = "SELECT image_path FROM items UNION SELECT frame_path FROM items WHERE frame_path IS NOT NULL"
+        return {r[0] for r in self.conn().execute(sql)}
 
     def count(self) -> int:
         """Number of rows."""
@@ -140,13 +170,14 @@ class Records:
 
     def get(self, item_id: int) -> GalleryItem | None:
         """One item, or None."""
-        row = self.conn().execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+        sql = f"SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE items.id = ?"
+        row = self.conn().execute(sql, (item_id,)).fetchone()
         return item_from_row(row) if row else None
 
     def page(self, offset: int, limit: int, camera: str | None) -> list[GalleryItem]:
         """Items in id order, optionally of one camera."""
         where, params = ("WHERE camera = ?", [camera]) if camera is not None else ("", [])
-        sql = f"SELECT {ITEM_COLUMNS} FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
+        sql = f"SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} {where} ORDER BY items.id LIMIT ? OFFSET ?"
         return [item_from_row(r) for r in self.conn().execute(sql, [*params, limit, offset])]
 
     def cameras(self) -> list[str]:
@@ -165,7 +196,8 @@ class Records:
         out = {}
         for i in range(0, len(ids), CHUNK):
             part = [int(x) for x in ids[i : i + CHUNK]]
-            sql = f"SELECT {ITEM_COLUMNS}, embedding FROM items WHERE id IN ({','.join('?' * len(part))})"
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT {ITEM_COLUMNS}, embedding FROM {ITEM_FROM} WHERE items.id IN ({marks})"
             for row in self.conn().execute(sql, part):
                 out[row[0]] = (item_from_row(row[:-1]), vectors_from_blobs([row[-1]], dim)[0])
         return out

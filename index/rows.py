@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from index.metadata import check_metadata
-from index.types import GalleryItem, ItemMeta, SearchFilters
+from index.errors import FieldError
+from index.metadata import check_metadata, check_text
+from index.types import Box, GalleryItem, ItemMeta, SearchFilters, TrackRef
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gallery (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,7 +41,11 @@ CREATE TABLE IF NOT EXISTS reindex_staging (
 );
 """
 
-ITEM_COLUMNS = "id, sha256, image_path, camera, captured_at, external_id, extra, model_id, created_at"
+ITEM_COLUMNS = (
+    "items.id, sha256, image_path, camera, captured_at, external_id, extra, model_id, items.created_at,"
+    " track_id, box, quality, frame_path, tracks.key, tracks.first_seen, tracks.last_seen"
+)
+ITEM_FROM = "items LEFT JOIN tracks ON tracks.id = items.track_id"
 
 
 def timestamp(moment: datetime) -> float:
@@ -62,15 +68,46 @@ def meta_values(meta: ItemMeta) -> tuple[Any, ...]:
 
 
 def item_from_row(row: tuple[Any, ...]) -> GalleryItem:
-    """A GalleryItem from a SELECT of ITEM_COLUMNS."""
-    item_id, sha, path, camera, captured, external_id, extra, model_id, created = row
+    """A GalleryItem from a SELECT of ITEM_COLUMNS FROM ITEM_FROM."""
+    item_id, sha, path, camera, captured, external_id, extra, model_id, created = row[:9]
+    track_id, box, quality, frame_path, key, first_seen, last_seen = row[9:]
+    track = None
+    if track_id is not None and key is not None:
+        first, last = datetime.fromisoformat(first_seen), datetime.fromisoformat(last_seen)
+        track = TrackRef(key, first, last, int(track_id))
     meta = ItemMeta(
         camera=camera,
         captured_at=datetime.fromisoformat(captured) if captured else None,
         external_id=external_id,
         extra=json.loads(extra),
+        track=track,
+        box=tuple(json.loads(box)) if box else None,
+        quality=quality,
     )
-    return GalleryItem(item_id, sha, path, meta, model_id, datetime.fromisoformat(created))
+    return GalleryItem(item_id, sha, path, meta, model_id, datetime.fromisoformat(created), frame_path)
+
+
+def crop_values(meta: ItemMeta) -> tuple[str | None, float | None]:
+    """(box JSON, quality) of a camera crop for an INSERT; bad values raise FieldError."""
+    if meta.quality is not None and not 0.0 <= meta.quality <= 1.0:
+        raise FieldError("quality", f"a crop quality lies in [0, 1], not {meta.quality}")
+    if meta.track is not None:
+        check_text("track", meta.track.key)
+        if not 0 < len(meta.track.key) <= 512:
+            raise FieldError("track", "a track key is 1 to 512 characters")
+    return box_json(meta.box), meta.quality
+
+
+def box_json(box: Box | None) -> str | None:
+    """A crop's box as stored: a JSON list of four finite numbers, x1 < x2 and y1 < y2."""
+    if box is None:
+        return None
+    values = [float(v) for v in box]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise FieldError("box", f"a box is four finite numbers x1, y1, x2, y2, not {list(box)!r}")
+    if values[2] <= values[0] or values[3] <= values[1]:
+        raise FieldError("box", f"a box needs x1 < x2 and y1 < y2, got {values}")
+    return json.dumps([round(v, 2) for v in values])
 
 
 def vectors_from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:

@@ -10,13 +10,29 @@ from index.metadata import check_filter, check_text, key_name
 
 
 @dataclass(frozen=True)
+class TrackRef:
+    """The person track a crop belongs to: named by its source, with when it was first and last seen."""
+
+    key: str  # the source's name for the track; the same key is always the same gallery track
+    first_seen: datetime
+    last_seen: datetime
+    id: int | None = None  # the gallery's track id (set on items read back, ignored on the way in)
+
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the pixels of the evidence frame
+
+
+@dataclass(frozen=True)
 class ItemMeta:
-    """What the uploader says about an image."""
+    """What the uploader (or a camera) says about an image."""
 
     camera: str | None = None
     captured_at: datetime | None = None
     external_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free JSON metadata
+    track: TrackRef | None = None
+    box: Box | None = None  # where the crop lies in its frame
+    quality: float | None = None  # the camera pipeline's crop quality, in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,7 @@ class GalleryItem:
     meta: ItemMeta
     model_id: str
     created_at: datetime
+    frame_path: str | None = None  # the whole frame as evidence (a camera's JPEG), relative to data_dir
 
 
 @dataclass(frozen=True)

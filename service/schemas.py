@@ -76,6 +76,14 @@ class SearchRequest(BaseModel):
         return value
 
 
+class TrackPublic(BaseModel):
+    """A person followed on one camera: the gallery's track id and when it was first and last seen."""
+
+    id: int
+    first_seen: datetime
+    last_seen: datetime
+
+
 class GalleryItemPublic(BaseModel):
     """One stored person crop as the API shows it."""
 
@@ -91,6 +99,14 @@ class GalleryItemPublic(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     model_id: str
     created_at: datetime
+    track: TrackPublic | None = Field(default=None, description="the person track this crop belongs to")
+    box: list[float] | None = Field(
+        default=None, description="x1, y1, x2, y2 of the crop in its evidence frame (camera crops)"
+    )
+    quality: float | None = Field(default=None, description="the camera pipeline's crop quality, 0..1")
+    frame_url: str | None = Field(
+        default=None, description="the whole frame the crop came from, with its box drawn (camera crops)"
+    )
 
 
 class SearchMatch(BaseModel):

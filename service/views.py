@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from index.types import GalleryItem, ItemMeta, SearchFilters
-from service.schemas import GalleryItemPublic, SearchFiltersIn
+from service.schemas import GalleryItemPublic, SearchFiltersIn, TrackPublic
 
 
 def image_path(item_id: int) -> str:
@@ -23,6 +23,9 @@ def site_image_url(public_url: str) -> Callable[[int], str]:
 
 def item_public(item: GalleryItem, site: str | None = None) -> GalleryItemPublic:
     """A stored item as the API shows it, with the URL of its image (and its site, on a fleet edge)."""
+    track, meta = None, item.meta
+    if (ref := meta.track) is not None and ref.id is not None:
+        track = TrackPublic(id=ref.id, first_seen=ref.first_seen, last_seen=ref.last_seen)
     return GalleryItemPublic(
         id=item.id,
         sha256=item.sha256,
@@ -34,6 +37,10 @@ def item_public(item: GalleryItem, site: str | None = None) -> GalleryItemPublic
         metadata=dict(item.meta.extra),
         model_id=item.model_id,
         created_at=item.created_at,
+        track=track,
+        box=list(meta.box) if meta.box is not None else None,
+        quality=meta.quality,
+        frame_url=f"/gallery/{item.id}/frame" if item.frame_path else None,
     )
 
 

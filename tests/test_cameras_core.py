@@ -26,7 +26,7 @@ WALKERS = [
 
 
 def _crop(t: float, q: float) -> Crop:
-    return Crop(np.zeros((4, 2, 3), np.uint8), (0, 0, 2, 4), START + timedelta(seconds=t), 0, q, b"")
+    return Crop(np.zeros((4, 2, 3), np.uint8), (0, 0, 2, 4), START + timedelta(seconds=t), 0, q, b"", 1.0)
 
 
 def test_sharpness_prefers_detail_and_quality_penalises_edges_and_overlap() -> None:

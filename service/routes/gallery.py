@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from index.metadata import MAX_DEPTH, check_metadata
 from service.deps import ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
+from service.evidence import frame_with_box
 from service.ingest import Upload, ingest
 from service.schemas import PAGE_CAP, Deleted, GalleryItemPublic, GalleryPage, UploadResults
 from service.upload import MEDIA_TYPES, sniff_format
@@ -132,6 +133,28 @@ async def get_image(runtime: RuntimeDep, item_id: ItemId) -> FileResponse:
     media_type = MEDIA_TYPES[fmt] if fmt else "application/octet-stream"
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"}
     return FileResponse(path.resolve(), media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/{item_id}/frame",
+    response_class=Response,
+    dependencies=[ReadAccess],
+    responses={200: {"content": {"image/jpeg": {}}, "description": "the evidence frame as a JPEG"}},
+)
+async def get_frame(
+    runtime: RuntimeDep,
+    item_id: ItemId,
+    box: Annotated[bool, Query(description="draw the crop's box on the frame")] = True,
+) -> Response:
+    """The whole frame a camera crop came from (downscaled), with the crop's box drawn; 404 for uploads."""
+    _, _, gallery = runtime.parts()
+    item = await run_in_threadpool(gallery.get, item_id)
+    path = await run_in_threadpool(gallery.frame_file, item_id) if item is not None else None
+    if item is None or path is None:
+        raise ApiError(404, f"no evidence frame for gallery item {item_id}", field="item_id")
+    jpeg = await run_in_threadpool(frame_with_box, path, item.meta.box if box else None)
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"}
+    return Response(jpeg, media_type="image/jpeg", headers=headers)
 
 
 @router.delete("/{item_id}", response_model=Deleted, dependencies=[WriteAccess])
