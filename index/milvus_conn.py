@@ -22,9 +22,9 @@ def connect(uri: str, token: str | None = None, timeout: float = TIMEOUT_S) -> M
     """A client for a Milvus URI: http(s)://host:19530, or a Milvus Lite file path (*.db).
 
     `timeout` bounds connecting only: pymilvus waits forever on a call without its own `timeout=`.
-    Idle connections send no keepalive pings: pymilvus pings every 10 s even without calls, which a
-    Milvus Lite server answers after a while with GOAWAY "too many pings", failing the next call.
-    Every call has its own timeout, so a dead server is still noticed on use.
+    Idle connections send no keepalive pings: pymilvus pings every 10 s even without calls, and once in
+    the test suite a Milvus Lite server answered GOAWAY "too_many_pings", failing the next call (not
+    reproduced on purpose). Every call has its own timeout, so a dead server is still noticed on use.
     """
     options = {"grpc.keepalive_permit_without_calls": 0}
     return MilvusClient(uri=uri, token=token or "", timeout=timeout, grpc_options=options)
