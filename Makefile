@@ -73,7 +73,7 @@ serving-test: $(SERVE_STAMP) | $(PY)
 	PYTHONPATH=$(CURDIR) $(PY) tests/serving_bundle.py "$$bundle_dir/bundle" && \
 	PS_SERVING_BUNDLE="$$bundle_dir/bundle" PS_SERVING_PYTHON=$(SERVE_PYTHON) PYTHONPATH=$(CURDIR) \
 	  $(SERVE_VENV)/bin/python -m pytest -q -p no:cacheprovider --noconftest \
-	  tests/test_serving_runtime.py tests/test_lean_runtime.py
+	  tests/test_serving_runtime.py tests/test_lean_runtime.py tests/test_cameras_core.py tests/test_cameras_rtsp.py
 
 # serving-test uses the main venv only to export the bundle: any existing one does, it is not reinstalled.
 $(PY):

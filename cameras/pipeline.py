@@ -13,16 +13,16 @@ import queue
 import random
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cameras.sources import SourceError, SourceKind, SourceOptions, kind_of, read
 from cameras.tracking import CameraTracker, TrackingOptions
 from cameras.types import Frame, PersonDetector, Track
 
 log = logging.getLogger(__name__)
-TrackSink = Callable[[Track], None]
+TrackSink = Callable[[Track], object]  # its return value is not used
 _END = object()
 
 
@@ -37,14 +37,25 @@ class CameraStats:
     crops: int = 0  # crops in those tracks
     open_tracks: int = 0
     reconnects: int = 0
+    repeated: int = 0  # frames skipped because a reconnect delivered them again
     last_error: str | None = None
-    _times: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+    arrived_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic seconds
+    processed_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+
+    def fps_in(self) -> float:
+        """Frames per second handed on by the source, over the last 50."""
+        return _rate(self.arrived_at)
 
     def fps_out(self) -> float:
         """Frames per second through the detector, over the last 50."""
-        if len(self._times) < 2:
-            return 0.0
-        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-9)
+        return _rate(self.processed_at)
+
+
+def _rate(times: deque[float]) -> float:
+    """Events per second over a window of monotonic times (0 until there are two, or when stale)."""
+    if len(times) < 2 or time.monotonic() - times[-1] > 5.0:
+        return 0.0
+    return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,9 @@ class CameraRunner:
         self.tracker = CameraTracker(name, tracking)
         self.stats = CameraStats()
         self.kind = kind_of(url)
+        self._seen: OrderedDict[bytes, None] = OrderedDict()  # packet digests of a live stream
+        self._started = time.monotonic()
+        self._last_pts = -1.0
 
     def run(self, stop: threading.Event) -> None:
         """Read, detect and track until the source ends or `stop` is set; raises SourceError for files."""
@@ -134,12 +148,19 @@ class CameraRunner:
         self, out: queue.Queue[object], failure: list[BaseException], stops: tuple[threading.Event, ...]
     ) -> None:
         """Reader thread: decode into the queue; a live stream drops the oldest frame when it is full."""
+        offset = max(time.monotonic() - self._started, self._last_pts + 1.0 / self.source.fps)
         try:
             for frame in read(self.url, self.source):
                 self.stats.connected = True
-                self.stats.frames_in += 1
                 if any(s.is_set() for s in stops):
                     break
+                if self.kind is SourceKind.NETWORK:
+                    if self._repeated(frame):
+                        continue
+                    frame = replace(frame, pts_s=frame.pts_s + offset)  # one timeline across reconnects
+                self._last_pts = frame.pts_s
+                self.stats.frames_in += 1
+                self.stats.arrived_at.append(time.monotonic())
                 self._put(out, frame)
         except SourceError as err:
             failure.append(err)
@@ -147,6 +168,18 @@ class CameraRunner:
             failure.append(SourceError(f"{self.url}: {type(err).__name__}: {err}"))
         finally:
             self._put(out, _END)
+
+    def _repeated(self, frame: Frame, remember: int = 36_000) -> bool:
+        """Whether a live stream delivered this frame before (a server that restarts from the start)."""
+        if frame.digest is None:
+            return False
+        if frame.digest in self._seen:
+            self.stats.repeated += 1
+            return True
+        self._seen[frame.digest] = None
+        if len(self._seen) > remember:  # an hour at 10 fps
+            self._seen.popitem(last=False)
+        return False
 
     def _put(self, out: queue.Queue[object], item: object) -> None:
         """Queue an item; files wait for room, live streams make room (real time beats completeness)."""
@@ -184,7 +217,7 @@ class CameraRunner:
         for frame, found in zip(batch, boxes, strict=True):
             self._hand_on(self.tracker.update(frame, found))
             self.stats.frames_out += 1
-            self.stats._times.append(time.monotonic())
+            self.stats.processed_at.append(time.monotonic())
         self.stats.open_tracks = self.tracker.open_tracks
 
     def _hand_on(self, tracks: list[Track]) -> None:

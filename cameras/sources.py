@@ -4,13 +4,14 @@ Decoding goes through PyAV (FFmpeg). Only the frames the detector needs are conv
 gate keeps one frame per 1/fps seconds of stream time. Each frame gets a wall-clock time so crops from
 cameras and uploads share one timeline: a file's frames are its start time plus their pts (the start
 time given, else the file's creation_time tag, else its modification time less its duration); a live
-stream's frames are the clock when they arrive.
+stream's frames are the clock when it connected plus their pts. Each frame carries a digest of its
+decoded luma, so a camera can tell frames it has already seen after a reconnect.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,18 +142,20 @@ def _container(url: str, kind: SourceKind, options: SourceOptions) -> Iterator[F
             raise SourceError(f"{url}: no video stream in it")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        start = _start_time(container, url, kind, options)
-        gate, index, first_pts, arrived = FpsGate(options.fps), -1, None, time.monotonic()
+        start = _start_time(container, url, kind, options) or datetime.now(UTC)
+        gate, index, first_pts = FpsGate(options.fps), -1, None
+        rate = float(stream.average_rate or 25)
         try:
             for decoded in container.decode(stream):
                 index += 1
-                pts = decoded.time if decoded.time is not None else index / (float(stream.average_rate or 25))
+                pts = decoded.time if decoded.time is not None else index / rate
                 first_pts = pts if first_pts is None else first_pts
-                rel = pts - first_pts if kind is SourceKind.FILE else time.monotonic() - arrived
-                if not gate.keep(rel):
+                if not gate.keep(pts - first_pts):
                     continue
-                when = start + timedelta(seconds=rel) if start is not None else datetime.now(UTC)
-                yield Frame(decoded.to_ndarray(format="rgb24"), when, index, rel)
+                rel = pts - first_pts
+                digest = hashlib.blake2b(bytes(decoded.planes[0]), digest_size=16).digest()  # the luma
+                pixels = decoded.to_ndarray(format="rgb24")
+                yield Frame(pixels, start + timedelta(seconds=rel), index, rel, digest)
         except av.error.FFmpegError as err:
             raise SourceError(f"{url}: stream failed after {index + 1} frames ({err})") from err
         if index < 0:
@@ -162,7 +165,7 @@ def _container(url: str, kind: SourceKind, options: SourceOptions) -> Iterator[F
 def _start_time(
     container: InputContainer, url: str, kind: SourceKind, options: SourceOptions
 ) -> datetime | None:
-    """A file's first-frame wall time; None for live streams (their frames are stamped on arrival)."""
+    """A file's first-frame wall time; None for live streams (their clock when they connect)."""
     if kind is SourceKind.NETWORK:
         return None
     if options.start_time is not None:

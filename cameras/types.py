@@ -17,6 +17,7 @@ class Frame:
     time: datetime  # wall clock (timezone-aware), shared with uploads
     index: int  # 0-based among the frames the source produced (before fps skipping)
     pts_s: float  # seconds since the source's first frame
+    digest: bytes | None = None  # of its decoded pixels (luma): the same picture, the same digest
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from index.keeper import IndexKeeper
 from index.outbox import Outbox
 from index.records import DB_FILE, Records
 from index.rows import is_empty
+from index.streams import Streams
 from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
 from index.vector_store import VectorStore
 
@@ -42,6 +43,7 @@ class Gallery:
         self.max_filtered_ef: int = options["max_filtered_ef"]
         self.background_rebuild: bool = options["background_rebuild"]
         self.images = ImageStore(data_dir)
+        self.streams = Streams(records)
         self._sweep(options["open_lock"])
         self.exact_filtered_max = 4096  # filters matching at most this many rows search them exactly
         self._count = records.count()

@@ -14,7 +14,7 @@ from starlette.types import Scope
 from service.errors import install_error_handlers
 from service.middleware import RequestContextMiddleware
 from service.openapi import install_openapi
-from service.routes import gallery, ops, search, web
+from service.routes import cameras, gallery, ops, search, web
 from service.runtime import Runtime
 from service.schemas import ErrorBody
 from service.settings import Settings
@@ -26,12 +26,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "X-API-Key missing or unknown",
         403: "X-API-Key lacks the scope",
         404: "no such item (or route)",
-        409: "the gallery was built with another model",
+        409: "the gallery was built with another model; or a camera of that name exists",
         413: "too large: bytes, files or pixels",
         415: "not a supported image format",
         422: "invalid field",
         429: "queue full; see Retry-After",
-        503: "not ready yet",
+        503: "not ready yet (or cameras are off: no person detector)",
     }.items()
 }
 
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     if settings.server.role == "edge":  # a hub has no gallery: uploads and images live on the sites
         app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
+        app.include_router(cameras.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if settings.server.cors_origins:

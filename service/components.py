@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from engine import Encoder, load_encoder
 from engine.graph_io import Tower
-from service.settings import Settings
+from service.settings import CameraSettings, Settings
 
 if TYPE_CHECKING:
+    from cameras.types import PersonDetector
     from index import Gallery
 
 
@@ -37,3 +38,18 @@ def gallery_from_settings(settings: Settings, encoder: Encoder) -> Gallery:
     from service.fleet import open_gallery
 
     return open_gallery(settings, encoder.model_id, encoder.embed_dim)
+
+
+def detector_from_settings(cameras: CameraSettings) -> PersonDetector | None:
+    """The configured person detector (None when cameras are off), one thread by default."""
+    if cameras.detector is None:
+        return None
+    from engine.detector.loader import load_detector
+
+    return load_detector(
+        cameras.detector,
+        cameras.detector_backend,
+        cameras.detector_precision,
+        batch=cameras.detector_batch,
+        threads=cameras.detector_threads,
+    )

@@ -16,16 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from engine import Encoder
 from engine.graph_io import Tower
-from service.components import encoder_from_settings, gallery_from_settings
+from service.camera_metrics import bind_cameras
+from service.components import detector_from_settings, encoder_from_settings, gallery_from_settings
 from service.errors import ApiError, mismatch_message
 from service.latency import LatencyTracker
 from service.metrics import Metrics
-from service.settings import Settings
+from service.settings import CameraSettings, Settings
 from service.towers import Towers
 
 if TYPE_CHECKING:
+    from cameras.types import PersonDetector
     from index import Gallery, ModelMismatchError
     from index.fleet import Replicator
+    from service.camera_manager import CameraManager
     from service.fleet import HubIndex
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,10 @@ class Runtime:
         self.startup_s: float | None = None
         self._task: asyncio.Task[None] | None = None
         self.warm_up: Callable[[Towers], None] = Towers.warm_up  # a seam: tests hold start-up here
+        self.cameras: CameraManager | None = None
+        self.load_detector: Callable[[CameraSettings], PersonDetector | None] = (
+            detector_from_settings  # a seam
+        )
 
     def start(self) -> None:
         """Begin loading and warm-up in a worker thread; the server answers meanwhile."""
@@ -66,6 +73,8 @@ class Runtime:
         """Wait for start-up to settle, then stop the batchers and close the gallery."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        if self.cameras is not None:
+            await asyncio.to_thread(self.cameras.stop)
         if self.towers is not None:
             await asyncio.to_thread(self.towers.stop)
         if self.hub is not None:
@@ -93,6 +102,7 @@ class Runtime:
             else:
                 self.gallery = gallery_from_settings(self.settings, self.encoder)
                 self.replicator = start_replication(self.settings.fleet, self.gallery)
+                self.cameras = self._start_cameras(self.gallery, self.towers)
         except ModelMismatchError as exc:
             self.mismatch(exc)
             return
@@ -105,6 +115,29 @@ class Runtime:
         self.startup_s = time.monotonic() - self.started
         self.phase = Phase.READY
         log.info("ready in %.1fs as %s", self.startup_s, self.settings.server.role)
+
+    def _start_cameras(self, gallery: Gallery, towers: Towers) -> CameraManager:
+        """The camera manager; a detector that fails to load leaves cameras off, search unharmed."""
+        from service.camera_manager import CameraManager, embed_with_towers
+
+        detector, error = None, None
+        try:
+            detector = self.load_detector(self.settings.cameras)
+        except Exception as exc:
+            error = f"the person detector failed to load: {type(exc).__name__}: {exc}"
+            log.exception("cameras are off")
+        manager = CameraManager(self.settings.cameras, gallery, embed_with_towers(towers), detector, error)
+        manager.start()
+        bind_cameras(self.metrics.registry, manager.status)
+        return manager
+
+    def camera_manager(self, require_detector: bool = True) -> CameraManager:
+        """The cameras once ready; 503 naming why when a detector is needed and there is none."""
+        self.parts()
+        assert self.cameras is not None
+        if require_detector and self.cameras.detector is None:
+            raise ApiError(503, self.cameras.why_off())
+        return self.cameras
 
     def mismatch(self, exc: ModelMismatchError) -> None:
         """Stop serving: the gallery (or the fleet's collection) holds another model's embeddings."""
@@ -185,6 +218,8 @@ class Runtime:
             "index_backend": self.settings.index.backend,
             "fleet": self.replicator.status() if self.replicator is not None else None,
             "milvus": milvus,
+            "cameras": self.cameras.status() if self.cameras is not None else [],
+            "detector": self.cameras.describe_detector() if self.cameras is not None else None,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
             "error": self.error,

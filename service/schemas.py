@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -107,6 +108,52 @@ class GalleryItemPublic(BaseModel):
     frame_url: str | None = Field(
         default=None, description="the whole frame the crop came from, with its box drawn (camera crops)"
     )
+
+
+class CameraIn(BaseModel):
+    """A network camera to read: RTSP/RTSPS or HTTP(S) (MJPEG, HLS); no files or local paths."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="also the crops' camera")
+    url: str = Field(max_length=2048, description="rtsp://, rtsps://, http:// or https://")
+    fps: float | None = Field(default=None, gt=0, le=60, description="frames per second to read")
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _network_only(cls, url: str) -> str:
+        """Only network streams through the API: a file:// URL or a path would read the server's disk."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in {"rtsp", "rtsps", "http", "https"} or not parts.hostname:
+            raise ValueError("must be an rtsp, rtsps, http or https URL with a host (no files or paths)")
+        return url
+
+
+class CameraPublic(BaseModel):
+    """A camera and how its stream is going."""
+
+    name: str
+    url: str
+    fps: float
+    enabled: bool
+    running: bool = Field(description="its reader thread is alive")
+    connected: bool = Field(description="frames are arriving")
+    fps_in: float = Field(description="frames per second read, recent")
+    fps_out: float = Field(description="frames per second through detection and tracking, recent")
+    frames: int
+    open_tracks: int
+    tracks: int = Field(description="person tracks finished and stored")
+    crops: int
+    reconnects: int
+    last_error: str | None
+
+
+class CameraRemoved(BaseModel):
+    """A camera that is no longer read."""
+
+    name: str
+    removed: bool
 
 
 class SearchMatch(BaseModel):
@@ -266,6 +313,10 @@ class Health(BaseModel):
         default=None,
         description="hub: the fleet's Milvus from a background probe (uri, reachable, collection, count, "
         "count_age_s, stale, refresh_timed_out, error)",
+    )
+    cameras: list[CameraPublic] = Field(default_factory=list, description="edge: the cameras it reads")
+    detector: dict[str, Any] | None = Field(
+        default=None, description="edge: the person detector (backend, input size...) or why there is none"
     )
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")

@@ -92,6 +92,28 @@ class FleetSettings(BaseModel):
     ef_search: int = Field(default=128, ge=1, le=32_768, description="hub: HNSW search beam width")
 
 
+class CameraSettings(BaseModel):
+    """Cameras the service reads itself: the person detector, tracking and crop selection."""
+
+    detector: Path | None = Field(
+        default=None, description="person detector directory (detector.json + .onnx); None: no cameras"
+    )
+    detector_backend: Backend = Backend.AUTO
+    detector_precision: Precision = Precision.FP32
+    detector_threads: int = Field(
+        default=1, ge=1, le=64, description="CPU threads for the detector: keep cores free for search"
+    )
+    detector_batch: int = Field(default=4, ge=1, le=64, description="frames per detector call")
+    fps: float = Field(default=10.0, gt=0, le=60, description="frames per second read from each camera")
+    crops_per_track: int = Field(default=3, ge=1, le=16, description="crops stored per person track")
+    lost_s: float = Field(default=2.0, gt=0, le=60, description="a track unseen this long has ended")
+    min_frames: int = Field(default=3, ge=1, le=1000, description="shorter tracks are noise")
+    activation_score: float = Field(default=0.5, ge=0, le=1, description="score that starts a track")
+    frame_jpeg_width: int = Field(default=640, ge=64, le=4096, description="evidence frames' width")
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait to reconnect")
+    max_cameras: int = Field(default=16, ge=0, le=256)
+
+
 class TowerBatching(BaseModel):
     """Cross-request micro-batching for one tower."""
 
@@ -168,6 +190,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()
     fleet: FleetSettings = FleetSettings()
+    cameras: CameraSettings = CameraSettings()
 
     @model_validator(mode="after")
     def _fleet_complete(self) -> Settings:

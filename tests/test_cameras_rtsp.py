@@ -1,4 +1,8 @@
-"""A camera on a real RTSP server (GStreamer's) that goes away mid-stream and comes back."""
+"""A camera on a real RTSP server (GStreamer's) that goes away mid-stream and comes back.
+
+The server restarts its file from the beginning, as a camera box that reboots replays its buffer: the
+frames already seen are recognised by their packets and skipped, the rest are processed.
+"""
 
 from __future__ import annotations
 
@@ -45,9 +49,10 @@ def test_camera_reconnects_after_the_server_dies_and_returns(tmp_path: Path) -> 
         before = runner.stats.frames_out
         failures = runner.stats.reconnects
         _wait(lambda: runner.stats.reconnects >= failures + 2)  # retried while the server was away
-        server.start()
+        server.start()  # it plays the file from its start again
         _wait(lambda: runner.stats.frames_out >= before + 10)
         assert runner.stats.connected
+        assert runner.stats.repeated >= before  # every frame seen before the outage is skipped
     finally:
         stop.set()
         thread.join(15)

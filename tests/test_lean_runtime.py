@@ -27,6 +27,9 @@ SERVING_PATH = (
     "engine.loader",
     "index",
     "service.app",
+    "service.camera_manager",  # cameras: PyAV, ByteTrack (trackers), supervision
+    "cameras.tracking",
+    "cameras.sources",
     "cli",  # `person-search serve` and `build-engine` load every subcommand module
     "deploy.__main__",
 )
