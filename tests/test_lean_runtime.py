@@ -24,6 +24,9 @@ SERVING_PATH = (
     "engine.tensorrt.keys",
     "engine.tensorrt.build",
     "engine.loader",
+    "engine.detector",
+    "engine.detector.onnxruntime_detector",
+    "engine.detector.tensorrt_build",
     "index",
     "service.app",
     "cli",  # `person-search serve` and `build-engine` load every subcommand module
