@@ -139,7 +139,8 @@ def test_the_dry_run_settles_what_the_graph_leaves_dynamic() -> None:
     spec = DetectorSpec.model_validate(
         {"input_size": SIZE, "class_names": ["person"], "person_class": 0,
          "letterbox": {"pad_value": 114, "center": True}, "score_threshold": 0.25, "nms_iou": 0.45,
-         "max_detections": 9, "model_id": "x", "graph": {"input": "i", "output": "o", "opset": 17, "batch": None}}
+         "max_detections": 9, "model_id": "x",
+         "graph": {"input": "i", "output": "o", "opset": 17, "batch": None}}
     )  # fmt: skip
     check_dry_run(np.zeros((2, 5, 7), np.float32), 2, spec, "g")
     with pytest.raises(ValueError, match=r"g: dry-run output is \[2, 6, 7\]: dimension 1 must be 4 \+ 1"):

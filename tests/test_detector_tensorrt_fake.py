@@ -19,7 +19,7 @@ from PIL import Image
 from engine.bundle_files import ENGINES_DIR
 from engine.detector import DetectorSpec, load_detector
 from engine.detector.tensorrt_build import build_detector_engine
-from engine.detector.tensorrt_detector import DETECTOR_PLAN, load_tensorrt_detector
+from engine.detector.tensorrt_detector import DETECTOR_PLAN, TensorRTDetector, load_tensorrt_detector
 from engine.detector.write import save_detector
 from engine.encoder import Precision
 from engine.tensorrt.build import BuildOptions
@@ -46,7 +46,9 @@ def _detector_dir(directory: Path, model: onnx.ModelProto | None = None) -> Path
     return directory
 
 
-def _on_fake(directory: Path, modules: tuple[FakeTensorRT, FakePycudaDriver], precision: str, batch: int):  # noqa: ANN202
+def _on_fake(
+    directory: Path, modules: tuple[FakeTensorRT, FakePycudaDriver], precision: str, batch: int
+) -> TensorRTDetector:
     spec = DetectorSpec.load(directory)
     return load_tensorrt_detector(directory, spec, Precision(precision), "cuda", batch, modules)
 
