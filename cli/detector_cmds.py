@@ -35,7 +35,9 @@ def train_detector(
     batch_size: Annotated[int | None, typer.Option(min=1)] = None,
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
-    input_size: Annotated[str | None, typer.Option(help="network input HxW (default 192x320)")] = None,
+    input_size: Annotated[
+        str | None, typer.Option(help="network input HxW, multiples of 16 (default 288x512)")
+    ] = None,
     frame_step: Annotated[int | None, typer.Option(min=1, help="train on every k-th frame")] = None,
     threads: Annotated[int | None, typer.Option(min=0, help="torch threads; 0 = torch default")] = None,
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
 from detector_helpers import candidates_from, constant_graph
 from fakes.fake_pycuda import FakePycudaDriver
 from fakes.fake_tensorrt import FakeTensorRT
@@ -24,6 +25,8 @@ from engine.detector.write import save_detector
 from engine.encoder import Precision
 from engine.tensorrt.build import BuildOptions
 from engine.tensorrt.keys import PlanMeta
+from training.detector.export import export_detector
+from training.detector.model import TinyDetector
 
 SIZE = (64, 96)
 CANDIDATES = candidates_from([(30, 20, 10, 20, [0.9]), (60, 40, 12, 16, [0.7]), (31, 21, 10, 20, [0.6])])
@@ -126,3 +129,17 @@ def test_tensorrt_86_refuses_an_opset_18_detector(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"detector\.onnx is ONNX opset 18 .* up to 17"):
         build_detector_engine(directory, Precision.FP16, 4, *_fakes("8.6.1"))
     assert build_detector_engine(directory, Precision.FP16, 4, *_fakes("10.3.0")).max_batch == 4
+
+
+def test_the_exported_demo_detector_builds_and_runs_through_the_fake(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = export_detector(TinyDetector(width=8), tmp_path / "det", (32, 64), {"made_by": "test"})
+    assert (spec.graph.opset, spec.graph.batch, spec.graph.input) == (17, None, "images")
+    trt, cuda = _fakes("8.6.1")
+    meta = build_detector_engine(tmp_path / "det", Precision.FP16, 2, trt, cuda)
+    assert meta.key == "trt8.6.1-fake-orin-sm87-fp16-detector-32x64-b2"
+    on_plan = _on_fake(tmp_path / "det", (trt, cuda), "fp16", 2)
+    reference = load_detector(tmp_path / "det", "onnxruntime", threads=1)
+    x = np.random.default_rng(0).random((2, 3, 32, 64), dtype=np.float32)
+    np.testing.assert_allclose(on_plan._run(x), reference._run(x), atol=1e-5)
+    assert on_plan._run(x).shape == (2, 5, 32)  # (32 / 8) * (64 / 8) cells

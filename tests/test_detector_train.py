@@ -138,10 +138,19 @@ def test_one_camera_needs_held_out_scenes(tmp_path: Path) -> None:
         cameras(scenes)
 
 
+@pytest.mark.parametrize(("size", "message"), [("100x160", "multiples of 16"), ("big", "is not HxW")])
+def test_a_bad_input_size_is_refused_before_any_work(tmp_path: Path, size: str, message: str) -> None:
+    args = ["train-detector", str(tmp_path), "--out", str(tmp_path / "d"), "--input-size", size]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and message in result.output and not (tmp_path / "d").exists()
+
+
 @pytest.mark.slow
 def test_the_demo_detector_finds_persons_in_held_out_scenes(tmp_path: Path) -> None:
-    train = write_scenes(tmp_path / "train", cameras=4, frames=60, size=(180, 320), walkers=4, seed=0)
-    held = write_scenes(tmp_path / "held", cameras=2, frames=40, size=(180, 320), walkers=4, seed=1)
-    config = DetectorTrainConfig(input_size=(192, 320), epochs=8, frame_step=2, holdout_step=4)
+    """About 40 s on 2 cores; measured AP50 0.886 (another seed's scenes, 0.933)."""
+    train = write_scenes(tmp_path / "train", cameras=8, frames=60, size=(180, 320), walkers=4, seed=0)
+    held = write_scenes(tmp_path / "held", cameras=3, frames=40, size=(180, 320), walkers=4, seed=1)
+    config = DetectorTrainConfig(input_size=(192, 320), epochs=14, frame_step=2, holdout_step=4)
     result = train_detector(train, tmp_path / "det", config, holdout=held, echo=lambda _: None)
-    assert result.ap50 >= 0.6, f"held-out AP50 {result.ap50:.3f}"
+    assert result.ap50 >= 0.8, f"held-out AP50 {result.ap50:.3f}"
+    assert DetectorSpec.load(tmp_path / "det").provenance["metrics"]["ap50_held_out"] == round(result.ap50, 4)

@@ -2,6 +2,7 @@
 
 A cell is positive for a person whose box contains the cell centre within RADIUS cells of the box centre
 (the cell holding the box centre always is); a cell claimed by several persons goes to the smallest box.
+A positive's score target is the IoU of its predicted box with its person, so scores rank boxes by fit.
 Persons with visibility below the threshold are ignored: never positives, and the cells inside them that
 no other person claims are left out of the BCE (neither person nor background).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import generalized_box_iou_loss
+from torchvision.ops import box_iou, generalized_box_iou_loss
 
 from training.detector.model import STRIDE, cell_centres, decode
 
@@ -59,10 +60,12 @@ def detection_loss(
         pred.append(boxes[i][positive])
         matched.append(gt[owner[positive]])
     positives = max(1.0, float(sum(len(p) for p in pred)))
-    bce = F.binary_cross_entropy_with_logits(
-        logits, torch.stack(targets), weight=torch.stack(weights), reduction="sum"
-    )
-    giou = generalized_box_iou_loss(torch.cat(pred), torch.cat(matched), reduction="sum")
+    pred_boxes, gt_boxes = torch.cat(pred), torch.cat(matched)
+    target = torch.stack(targets)
+    with torch.no_grad():  # a positive's score target is how well its box fits (IoU-aware, as VarifocalNet)
+        target[target > 0] = box_iou(pred_boxes, gt_boxes).diagonal().clamp(min=0.0)
+    bce = F.binary_cross_entropy_with_logits(logits, target, weight=torch.stack(weights), reduction="sum")
+    giou = generalized_box_iou_loss(pred_boxes, gt_boxes, reduction="sum")
     score, box = bce / positives, giou / positives
     loss = score + BOX_WEIGHT * box
     return loss, {"score": score.item(), "box": box.item()}

@@ -1,7 +1,8 @@
 """Read synthetic scenes (the layout of `person-search synth-scenes`): frames from each camera's H.264 mp4
 with PyAV, person boxes from its MOTChallenge gt.txt.
 
-gt.txt lines are `frame(1-based),id,x,y,w,h,1,1,visibility` with (x, y) the top-left corner in pixels.
+gt.txt lines are `frame(1-based),id,x,y,w,h,1,1,visibility` with (x, y) the top-left corner in pixels;
+boxes are clipped to the frame (visibility already counts what the frame edge hides).
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def read_gt(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def clip_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Boxes (K, 4) clipped to a (H, W) frame: what a detector can see, and how its boxes come back."""
+    h, w = size
+    return np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+
+
 def labelled_frames(camera: Camera, step: int = 1, limit: int | None = None) -> Iterator[Labelled]:
     """Every `step`-th frame of a camera's video (at most `limit`) with its boxes, empty frames included."""
     gt = read_gt(camera.gt)
@@ -87,5 +94,6 @@ def labelled_frames(camera: Camera, step: int = 1, limit: int | None = None) -> 
             if limit is not None and taken >= limit:
                 break
             boxes, visibility = gt.get(i + 1, empty)
-            yield Labelled(camera.name, i + 1, frame.to_ndarray(format="rgb24"), boxes, visibility)
+            pixels = frame.to_ndarray(format="rgb24")
+            yield Labelled(camera.name, i + 1, pixels, clip_boxes(boxes, pixels.shape[:2]), visibility)
             taken += 1

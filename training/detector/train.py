@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from engine.detector.onnxruntime_detector import OnnxRuntimeDetector
 from engine.detector.spec import DetectorSpec
@@ -29,15 +29,15 @@ AP_SCORE_THRESHOLD = 0.01
 class DetectorTrainConfig(BaseModel):
     """Settings of `person-search train-detector`; the defaults are the demo's."""
 
-    input_size: tuple[int, int] = (192, 320)
+    input_size: tuple[int, int] = (288, 512)  # 640x360 frames at 0.8, no padding
     width: int = Field(default=48, ge=8, description="channels of the stride-8 layers")
-    epochs: int = Field(default=12, ge=1)
+    epochs: int = Field(default=14, ge=1)
     batch_size: int = Field(default=16, ge=1)
     lr: float = Field(default=4e-3, gt=0)
     weight_decay: float = Field(default=5e-4, ge=0)
     seed: int = 0
     frame_step: int = Field(
-        default=3, ge=1, description="train on every k-th frame (neighbours are near copies)"
+        default=4, ge=1, description="train on every k-th frame (neighbours are near copies)"
     )
     frames_per_camera: int = Field(default=300, ge=1)
     holdout_step: int = Field(default=5, ge=1)
@@ -46,6 +46,13 @@ class DetectorTrainConfig(BaseModel):
         default=0.3, ge=0, le=1, description="persons less visible are ignore regions"
     )
     threads: int = Field(default=0, ge=0, description="torch threads; 0 keeps torch's default")
+
+    @field_validator("input_size")
+    @classmethod
+    def _multiple_of_16(cls, size: tuple[int, int]) -> tuple[int, int]:
+        if min(size) < 16 or size[0] % 16 or size[1] % 16:
+            raise ValueError(f"input_size {size} must be multiples of 16 (the detector's coarsest stride)")
+        return size
 
 
 @dataclass
@@ -131,6 +138,7 @@ def train_detector(
     provenance = {
         "made_by": "person-search train-detector",
         "scenes": Path(scenes).name,
+        "held_out_scenes": Path(holdout or scenes).name,
         "train_cameras": [c.name for c in train_cams],
         "held_out_cameras": [c.name for c in test_cams],
         "train_frames": len(data.images),
