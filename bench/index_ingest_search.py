@@ -42,7 +42,11 @@ class LockedWritesGallery(Gallery):
     """The ordering before files moved out of the lock: write and fsync them while holding it."""
 
     def add(
-        self, images: Sequence[bytes], embeddings: np.ndarray, metas: Sequence[ItemMeta]
+        self,
+        images: Sequence[bytes],
+        embeddings: np.ndarray,
+        metas: Sequence[ItemMeta],
+        frames: Sequence[bytes | None] | None = None,
     ) -> list[AddResult]:
         vectors = self._vectors(embeddings, len(images))
         shas = [hashlib.sha256(data).hexdigest() for data in images]
@@ -51,7 +55,7 @@ class LockedWritesGallery(Gallery):
             paths: dict[int, str] = {}
             write_files(self.images, images, shas, metas, new, paths)
             near = self._near_duplicates(vectors[new])
-            rows = [(shas[i], paths[i], metas[i]) for i in new]
+            rows = [(shas[i], paths[i], metas[i], None) for i in new]  # the bench adds no evidence frames
             ids = self.records.insert(rows, vectors[new], self.model_id)
             self.index.store.add(np.array(ids, np.int64), vectors[new])
             self._count += len(ids)

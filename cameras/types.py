@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.detector.decode import Detections
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -20,20 +22,7 @@ class Frame:
     digest: bytes | None = None  # of its decoded pixels (luma): the same picture, the same digest
 
 
-@dataclass(frozen=True)
-class Boxes:
-    """Person detections in one frame: corner boxes in frame pixels and their scores."""
-
-    boxes: np.ndarray  # (N, 4) float32 x1, y1, x2, y2
-    scores: np.ndarray  # (N,) float32
-
-    @classmethod
-    def empty(cls) -> Boxes:
-        """No detections."""
-        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
-
-    def __len__(self) -> int:
-        return len(self.scores)
+Boxes = Detections  # person boxes (K, 4) x1, y1, x2, y2 in frame pixels and their scores (K,)
 
 
 class PersonDetector(Protocol):

@@ -4,6 +4,7 @@ from cli import (
     bench_cmds,  # noqa: F401  (registers its commands)
     data_cmds,  # noqa: F401  (registers its commands)
     demo_cmds,  # noqa: F401  (registers its commands)
+    detector_cmds,  # noqa: F401  (registers its commands)
     engine_cmds,  # noqa: F401  (registers its commands)
     fleet_cmds,  # noqa: F401  (registers its commands)
     gallery_cmds,  # noqa: F401  (registers its commands)

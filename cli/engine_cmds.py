@@ -36,7 +36,7 @@ def export(
 
 @app.command("build-engine")
 def build_engine(
-    bundle: Annotated[Path, typer.Argument(help="model bundle directory (already exported)")],
+    bundle: Annotated[Path, typer.Argument(help="model bundle (already exported) or detector directory")],
     precision: Annotated[str, typer.Option(help="fp16, int8 or fp32")] = "fp16",
     max_batch: Annotated[int, typer.Option(min=1, help="largest batch the plans accept")] = 32,
     text_max_batch: Annotated[
@@ -56,7 +56,13 @@ def build_engine(
     ] = False,
     device: Annotated[int, typer.Option(help="CUDA device index")] = 0,
 ) -> None:
-    """Build TensorRT plans for both towers on this device, under BUNDLE/engines/<key>/."""
+    """Build TensorRT plans for both towers on this device, under BUNDLE/engines/<key>/.
+
+    A detector directory (with detector.json) gets its detector.plan the same way; INT8 then calibrates
+    on a folder of camera frames.
+    """
+    from engine.detector.spec import DETECTOR_JSON
+    from engine.detector.tensorrt_build import build_detector_engine
     from engine.encoder import Precision
     from engine.tensorrt.build import BuildOptions, build_engines
     from engine.tensorrt.profiles import TowerBatches
@@ -75,6 +81,9 @@ def build_engine(
         device_index=device,
         force_fp16=force_fp16,
     )
-    meta = build_engines(bundle, Precision(precision), batches, trt, cuda, options)
+    if (bundle / DETECTOR_JSON).is_file():
+        meta = build_detector_engine(bundle, Precision(precision), max_batch, trt, cuda, options)
+    else:
+        meta = build_engines(bundle, Precision(precision), batches, trt, cuda, options)
     typer.echo(f"built {meta.directory}")
     typer.echo(meta.model_dump_json(indent=2))

@@ -102,7 +102,7 @@ class ColourDetector:
             if len(xs) > 30:
                 boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
         if not boxes:
-            return Boxes.empty()
+            return Boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
         return Boxes(np.array(boxes, np.float32), np.full(len(boxes), 0.9, np.float32))
 
 

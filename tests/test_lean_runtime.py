@@ -25,6 +25,9 @@ SERVING_PATH = (
     "engine.tensorrt.keys",
     "engine.tensorrt.build",
     "engine.loader",
+    "engine.detector",
+    "engine.detector.onnxruntime_detector",
+    "engine.detector.tensorrt_build",
     "index",
     "service.app",
     "service.camera_manager",  # cameras: PyAV, ByteTrack (trackers), supervision

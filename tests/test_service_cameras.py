@@ -3,6 +3,7 @@ search, the stream dying and returning without harm, and persistence across a re
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ import httpx
 import pytest
 from camera_helpers import ColourDetector, RtspServer, Walker, free_port, render, write_video
 from service_live import LiveServer, assert_error_shape, live_settings
+
+from index.records import DB_FILE
 
 WALKERS = [
     Walker((230, 40, 40), (10, 40), (5, 0.1), (30, 76), 0, 30),
@@ -68,8 +71,8 @@ def test_a_camera_feeds_the_gallery_survives_an_outage_and_restarts_with_the_ser
             assert health["cameras"][0]["name"] == "door" and health["detector"]["loaded"]
             metrics = http.get("/metrics").text
             assert 'person_search_camera_tracks_total{camera="door"}' in metrics
-            stored = len(crops)
-        rtsp.kill()
+        rtsp.kill()  # (stopping the server stored the tracks still open)
+        stored = sqlite3.connect(data / DB_FILE).execute("SELECT COUNT(*) FROM items").fetchone()[0]
         with _server(micro_bundle, data) as server, server.client() as http:  # a restart
             camera = _camera(http, "door")
             assert camera["running"] and camera["url"] == rtsp.url

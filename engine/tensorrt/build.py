@@ -121,11 +121,11 @@ def build_plan(
     if plan is None:
         raise RuntimeError(f"TensorRT failed to build {onnx_file.name} at {precision}; see its log above")
     if timing_cache is not None:
-        _write_atomic(timing_cache, bytes(cache.serialize()))
+        write_atomic(timing_cache, bytes(cache.serialize()))
     return bytes(plan)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write a file through a temporary name so a crash never leaves half a plan."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -202,7 +202,7 @@ def build_engines(
             finally:
                 if calibrator is not None:
                     calibrator.device.free()  # inside the context it was allocated in
-            _write_atomic(engines / key / f"{tower}.plan", plan)
+            write_atomic(engines / key / f"{tower}.plan", plan)
             log.info("built %s/%s.plan (%s) in %.0f s", key, tower, at, time.perf_counter() - start)
     meta = PlanMeta(
         key=key,

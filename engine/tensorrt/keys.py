@@ -56,6 +56,12 @@ def engine_key(
     return f"{device.key}-{Precision(precision)}-{profile_tag(max_batch, context_length)}"
 
 
+def detector_key(device: DeviceInfo, precision: Precision, batch: int, input_size: tuple[int, int]) -> str:
+    """'trt10.3.0-orin-sm87-fp16-detector-384x640-b8': a person detector's plan, by the same rules."""
+    h, w = input_size
+    return f"{device.key}-{Precision(precision)}-detector-{h}x{w}-b{batch}"
+
+
 class PlanMeta(BaseModel):
     """plan.json: what a plan directory was built from and for."""
 

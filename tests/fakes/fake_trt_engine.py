@@ -13,7 +13,7 @@ from fakes.fake_tensorrt import DataType, FakeTensorRT, TensorIOMode
 
 
 class FakeEngine:
-    """A deserialized fake plan: one input, one output `embedding`, one optimization profile."""
+    """A deserialized fake plan: one input, one output ([B, D] or [B, 4+C, N]), one optimization profile."""
 
     def __init__(self, plan: dict[str, Any], fake: FakeTensorRT) -> None:
         self.plan, self.fake = plan, fake
@@ -24,7 +24,7 @@ class FakeEngine:
         out = self.session.get_outputs()[0]
         self.tensors = {
             name: (TensorIOMode.INPUT, DataType[dtype], dims),
-            out.name: (TensorIOMode.OUTPUT, DataType.FLOAT, [-1, out.shape[1]]),
+            out.name: (TensorIOMode.OUTPUT, DataType.FLOAT, [-1, *out.shape[1:]]),
         }
 
     @property
@@ -80,7 +80,7 @@ class FakeExecutionContext:
         if mode == TensorIOMode.INPUT:
             return self.shapes.get(name, tuple(dims))
         batch = next(iter(self.shapes.values()))[0] if self.shapes else -1
-        return (batch, dims[1])
+        return (batch, *dims[1:])
 
     def set_tensor_address(self, name: str, address: int) -> bool:
         self.addresses[name] = int(address)

@@ -1,0 +1,1 @@
+"""The demo's tiny person detector: trained on synthetic scenes, exported to the detector contract."""
