@@ -50,20 +50,23 @@ def bind_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_on(sock: socket.socket, bundle: Path, gallery: Path, banner: list[str]) -> None:
+def serve_on(
+    sock: socket.socket, bundle: Path, gallery: Path, banner: list[str], detector: Path | None = None
+) -> None:
     """Run uvicorn in a thread on the demo's socket, print the banner once it answers, stop on Ctrl-C."""
     import threading
 
     import uvicorn
 
     from service.app import create_app
-    from service.settings import IndexSettings, ModelSettings, ServerSettings, Settings
+    from service.settings import CameraSettings, IndexSettings, ModelSettings, ServerSettings, Settings
 
     host, port = sock.getsockname()[:2]
     settings = Settings(
         model=ModelSettings(bundle=bundle),
         index=IndexSettings(data_dir=gallery),
         server=ServerSettings(host=host, port=port),
+        cameras=CameraSettings(detector=detector),
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
@@ -147,7 +150,7 @@ def demo(
         "Ctrl-C stops the server.",
     ]
     echo(f"[8/8] serving on {base_url}")
-    serve_on(sock, tuned, paths.gallery, banner)
+    serve_on(sock, tuned, paths.gallery, banner, paths.detector)
 
 
 class StageClock:

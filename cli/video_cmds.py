@@ -131,8 +131,12 @@ def ingest_video(
     with open_gallery_or_exit(settings, encoder) as gallery:
         embed = embed_in_batches(encoder.encode_images, batch_size)
         for video in videos:
-            with _progress(video, options.source.fps) as show:
-                summary = run(video, camera or video.stem, person_detector, gallery, embed, options, show)
+            try:
+                with _progress(video, options.source.fps) as show:
+                    summary = run(video, camera or video.stem, person_detector, gallery, embed, options, show)
+            except KeyboardInterrupt:
+                typer.echo(f"\nstopped in {video}; run the same command again to finish it", err=True)
+                raise typer.Exit(130) from None
             typer.echo(summary.line(), err=summary.error is not None)
             failed += summary.error is not None
         size = len(gallery)
