@@ -13,10 +13,12 @@ import onnx
 import pytest
 from camera_helpers import Walker, render, write_video
 from detector_helpers import candidates_from, constant_graph
+from PIL import Image
 from typer.testing import CliRunner
 
 from cameras.sources import SourceError, SourceOptions, expected_frames, read
 from cli import app
+from cli.video_ingest import embed_in_batches
 from engine.detector import DETECTOR_JSON, DETECTOR_ONNX
 from engine.detector.spec import file_model_id
 from engine.detector.write import graph_record, save_detector
@@ -105,8 +107,8 @@ def test_videos_are_stored_once_and_bad_ones_not_at_all(
     assert code == 0 and "added 0, duplicate 4" in out and "gallery" in out and ": 4 items" in out
 
     other = write_video(tmp_path / "door.mp4", frames[::-1], fps=10, start=START)
-    code, out = _ingest(other, *flags, "--start-time", "2030-01-02T03:04:05+01:00")
-    assert code == 0 and "door.mp4 (camera door)" in out and "added 4" in out  # camera: the file's name
+    code, out = _ingest(other, *flags, "--start-time", "2030-01-02T03:04:05+01:00", "--fps", "5")
+    assert code == 0 and "door.mp4 (camera door): 20 frames" in out and "added 4" in out  # its name
     with Gallery.open(data, spec.model_id, spec.embed_dim) as gallery:
         later = gallery.list(0, 100, camera="door")
     given = datetime(2030, 1, 2, 2, 4, 5, tzinfo=UTC)
@@ -139,3 +141,15 @@ def test_a_detector_of_the_wrong_layout_stops_before_any_video(tmp_path: Path, m
     assert code == 2
     assert f"error: detector {bad}" in out and "looks transposed" in out
     assert not data.exists()  # refused before the gallery was opened
+
+
+def test_crops_are_embedded_in_batches_in_order() -> None:
+    calls: list[int] = []
+
+    def encode(images: list[Image.Image]) -> np.ndarray:
+        calls.append(len(images))
+        return np.array([[float(im.width)] for im in images], np.float32)
+
+    images = [Image.new("RGB", (w, 8)) for w in (1, 2, 3, 4, 5)]
+    vectors = embed_in_batches(encode, 2)(images)
+    assert calls == [2, 2, 1] and vectors[:, 0].tolist() == [1, 2, 3, 4, 5]
