@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from cameras.sources import SourceError, SourceOptions, expected_frames, read
 from cli import app
-from cli.video_ingest import embed_in_batches
+from cli.settings_flags import settings_from_flags
+from cli.video_ingest import VideoOptions, embed_in_batches
 from engine.detector import DETECTOR_JSON, DETECTOR_ONNX
 from engine.detector.spec import file_model_id
 from engine.detector.write import graph_record, save_detector
@@ -153,3 +154,16 @@ def test_crops_are_embedded_in_batches_in_order() -> None:
     images = [Image.new("RGB", (w, 8)) for w in (1, 2, 3, 4, 5)]
     vectors = embed_in_batches(encode, 2)(images)
     assert calls == [2, 2, 1] and vectors[:, 0].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_camera_flags_override_the_environment_and_keep_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSON_SEARCH_CAMERAS__FPS", "4")
+    monkeypatch.setenv("PERSON_SEARCH_CAMERAS__LOST_S", "5")
+    given = {"detector": Path("det"), "crops_per_track": 2, "fps": None, "detector_threads": 3}
+    cameras = settings_from_flags(given).cameras
+    assert (cameras.detector, cameras.crops_per_track, cameras.detector_threads) == (Path("det"), 2, 3)
+    assert cameras.fps == 4 and cameras.lost_s == 5  # no flag: the environment's
+    assert settings_from_flags({**given, "fps": 6.0}).cameras.fps == 6
+    options = VideoOptions.of(settings_from_flags(given).cameras, START)
+    assert options.source == SourceOptions(fps=4, start_time=START)
+    assert (options.tracking.fps, options.tracking.lost_s, options.tracking.crops_per_track) == (4, 5, 2)
