@@ -131,7 +131,8 @@ def _open(url: str, options: SourceOptions) -> InputContainer:
             url, options=container_options, timeout=(options.open_timeout_s, options.read_timeout_s)
         )
     except av.error.FFmpegError as err:
-        raise SourceError(f"{url}: cannot open as a video ({err.strerror or err})") from err
+        what = "cannot open" if urlsplit(url).scheme.lower() in NETWORK_SCHEMES else "cannot open as a video"
+        raise SourceError(f"{url}: {what} ({err.strerror or err})") from err
     except OSError as err:
         raise SourceError(f"{url}: cannot open ({err.strerror or err})") from err
 
