@@ -14,7 +14,7 @@ from starlette.types import Scope
 from service.errors import install_error_handlers
 from service.middleware import RequestContextMiddleware
 from service.openapi import install_openapi
-from service.routes import cameras, gallery, ops, search, web
+from service.routes import cameras, export, gallery, ops, search, tracks, web
 from service.runtime import Runtime
 from service.schemas import ErrorBody
 from service.settings import Settings
@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.server.role == "edge":  # a hub has no gallery: uploads and images live on the sites
         app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
         app.include_router(cameras.router)
+        app.include_router(tracks.router)
+        app.include_router(export.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if settings.server.cors_origins:
