@@ -6,46 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from camera_helpers import ColourDetector, Walker, render, write_video
+from camera_helpers import camera_gallery
 from service_live import LiveServer, assert_error_shape, crop_bytes, live_settings
-
-from cameras.pipeline import CameraRunner
-from cameras.sources import SourceOptions
-from cameras.tracking import TrackingOptions
-from engine import load_encoder
-from index import Gallery
-from service.track_writer import TrackWriter
-
-START = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)
-WALKERS = [
-    Walker((230, 40, 40), (10, 40), (3, 0.1), (30, 76), 0, 50),  # they never cross
-    Walker((40, 200, 60), (280, 30), (-2, 0.1), (26, 70), 10, 45),
-    Walker((50, 80, 230), (60, 20), (3, 0.2), (28, 80), 62, 90),
-]
 
 
 @pytest.fixture(scope="module")
 def http(micro_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A live server over a gallery a camera pipeline filled from a video with three walkers."""
-    root = tmp_path_factory.mktemp("investigation")
-    video = write_video(root / "hall.mp4", render(WALKERS, 95, (120, 320)), fps=10, start=START)
-    encoder = load_encoder(micro_bundle, backend="torch")
-    with Gallery.open(root / "gallery", encoder.model_id, encoder.embed_dim) as gallery:
-        options = TrackingOptions(fps=10, crops_per_track=3, frame_jpeg_width=160)
-        sink = TrackWriter(gallery, encoder.encode_images, video.name)
-        CameraRunner("hall", str(video), ColourDetector(), sink, SourceOptions(fps=10), options).run(
-            threading.Event()
-        )
-    with LiveServer(live_settings(micro_bundle, root / "gallery")) as server, server.client() as client:
+    data = camera_gallery(tmp_path_factory.mktemp("investigation"), micro_bundle)
+    with LiveServer(live_settings(micro_bundle, data)) as server, server.client() as client:
         yield client
 
 
