@@ -69,14 +69,16 @@ def parse_event(payload: bytes, labels: Collection[str]) -> FrigateEvent | None:
         message = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return None
-    after = message.get("after") if isinstance(message, dict) and message.get("type") == "end" else None
+    if not isinstance(message, dict) or message.get("type") != "end":
+        return None
+    after = message.get("after")
     if not isinstance(after, dict) or after.get("label") not in labels or after.get("false_positive"):
         return None
     event_id, camera, start = after.get("id"), after.get("camera"), after.get("start_time")
     if not (isinstance(event_id, str) and isinstance(camera, str) and isinstance(start, int | float)):
         return None
     end = after.get("end_time")
-    snapshot = after.get("snapshot") if isinstance(after.get("snapshot"), dict) else {}
+    snapshot: dict[str, Any] = after["snapshot"] if isinstance(after.get("snapshot"), dict) else {}
     frame_time = snapshot.get("frame_time", after.get("frame_time"))
     return FrigateEvent(
         id=event_id,
@@ -110,7 +112,8 @@ def fetch_crop(base_url: str, event: FrigateEvent, timeout_s: float) -> FrigateC
         if box is None or not whole or (box[2] - box[0]) * (box[3] - box[1]) > 0.5 * width * height:
             return FrigateCrop(event, data, None, None)  # already a crop (or no box to cut with)
         out = io.BytesIO()
-        image.convert("RGB").crop(tuple(round(v) for v in box)).save(out, format="JPEG", quality=92)
+        x1, y1, x2, y2 = (round(v) for v in box)
+        image.convert("RGB").crop((x1, y1, x2, y2)).save(out, format="JPEG", quality=92)
     return FrigateCrop(event, out.getvalue(), data, box)
 
 
@@ -173,7 +176,7 @@ class FrigateListener:
 
     def _received(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         """The network thread: parse and queue, never block on HTTP."""
-        event = parse_event(message.payload, self.options.labels)
+        event = parse_event(bytes(message.payload), self.options.labels)
         if event is not None:
             self.counts["events"] += 1
             self._events.put(event)

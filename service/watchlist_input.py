@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 from fastapi import Request
-from starlette.datastructures import UploadFile
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from alerts import WatchlistSpec
 from alerts.watchlists import QueryKind
