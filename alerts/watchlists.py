@@ -22,8 +22,8 @@ COLUMNS = (
 class QueryKind(StrEnum):
     """What a watchlist was made from."""
 
-    TEXT = "text"  # a description, through the text tower
-    IMAGE = "image"  # an uploaded picture, through the image tower
+    DESCRIPTION = "text"  # a description, through the text tower
+    PICTURE = "image"  # an uploaded picture, through the image tower
     ITEM = "item"  # a gallery item's stored embedding (image tower)
 
 

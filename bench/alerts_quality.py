@@ -60,10 +60,15 @@ class CachedEmbed:
 
 
 def replay(
-    encoder: Encoder, embed: CachedEmbed, background: list[SceneTrack], tracks: list[SceneTrack], queries: dict[int, np.ndarray],
-    sensitivity: float, floor: float,
-) -> dict[str, Any]:  # fmt: skip
+    encoder: Encoder,
+    embed: CachedEmbed,
+    scenes: tuple[list[SceneTrack], list[SceneTrack]],
+    queries: dict[int, np.ndarray],
+    sensitivity: float,
+    floor: float,
+) -> dict[str, Any]:
     """One pass: background, watchlists, then the scene through the engine -> counts."""
+    background, tracks = scenes
     with (
         tempfile.TemporaryDirectory() as tmp,
         Gallery.open(Path(tmp), encoder.model_id, encoder.embed_dim, use_gpu=False) as gallery,
@@ -78,7 +83,7 @@ def replay(
         person_of = {}
         for person, vector in queries.items():
             spec = WatchlistSpec(
-                str(person), QueryKind.TEXT, vector, encoder.model_id, sensitivity, text=str(person)
+                str(person), QueryKind.DESCRIPTION, vector, encoder.model_id, sensitivity, text=str(person)
             )
             person_of[engine.add_watchlist(spec).id] = person
         track_person = {}
@@ -127,7 +132,7 @@ def run_seed(
     vectors = encoder.encode_texts([identities[str(p)]["captions"][0] for p in people])
     queries = dict(zip(people, vectors, strict=True))
     embed = CachedEmbed(encoder)
-    rows = [replay(encoder, embed, background, tracks, queries, s, args.floor) for s in sweep]
+    rows = [replay(encoder, embed, (background, tracks), queries, s, args.floor) for s in sweep]
     for row in rows:
         row["f1"] = f1(row)
     return {"seed": seed, "tracks": len(tracks), "background_tracks": len(background), "rows": rows}
@@ -139,7 +144,8 @@ def table(result: dict[str, Any]) -> str:
     for part in ("calibrate", "test"):
         seed = result[part]
         lines.append(
-            f"{part} seed {seed['seed']}: {seed['tracks']} tracks after {seed['background_tracks']} background tracks"
+            f"{part} seed {seed['seed']}: {seed['tracks']} tracks"
+            f" after {seed['background_tracks']} background tracks"
         )
         lines.append(
             f"{'sens':>5} {'q':>7} {'alerts':>6} {'precision':>9} {'recall':>6} {'F1':>5} {'persons hit':>11}"
@@ -147,8 +153,8 @@ def table(result: dict[str, Any]) -> str:
         for r in seed["rows"]:
             p = f"{r['precision']:.3f}" if r["precision"] is not None else "-"
             lines.append(
-                f"{r['sensitivity']:>5} {r['q']:>7} {r['alerts']:>6} {p:>9} {r['recall']:>6.3f} {r['f1']:>5.3f}"
-                f" {r['persons_found']:>5}/{r['persons']}"
+                f"{r['sensitivity']:>5} {r['q']:>7} {r['alerts']:>6} {p:>9} {r['recall']:>6.3f}"
+                f" {r['f1']:>5.3f} {r['persons_found']:>5}/{r['persons']}"
             )
     lines.append(
         f"chosen default sensitivity (best F1 on the calibration seed): {result['default_sensitivity']}"

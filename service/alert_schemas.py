@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from index.metadata import check_text
 from service.settings import _http_url
 
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,128}$"
@@ -45,6 +46,14 @@ class WatchlistIn(BaseModel):
     )
     webhook_url: str | None = Field(default=None, max_length=2048, description="also POST its alerts here")
 
+    @field_validator("name", "text", "webhook_url")
+    @classmethod
+    def _unicode(cls, value: str | None) -> str | None:
+        """Text SQLite can store (no lone surrogates)."""
+        if value is not None:
+            check_text("value", value)
+        return value
+
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
@@ -57,6 +66,8 @@ class WatchlistIn(BaseModel):
     def _camera_names(cls, cameras: list[str] | None) -> list[str] | None:
         if cameras is not None and any(not 0 < len(c) <= 128 for c in cameras):
             raise ValueError("a camera name is 1 to 128 characters")
+        for camera in cameras or ():
+            check_text("camera", camera)
         return cameras
 
     @field_validator("webhook_url")

@@ -61,7 +61,7 @@ def reembed_stale(engine: AlertEngine, encoder: Encoder) -> int:
     """Embed again, with this model, the watchlists an older model embedded -> how many."""
     done = 0
     for watchlist_id, kind, text, image in engine.watchlists.stale(engine.model_id):
-        if kind == QueryKind.TEXT and text is not None:
+        if kind == QueryKind.DESCRIPTION and text is not None:
             vector = encoder.encode_texts([text])[0]
         elif image is not None:
             with Image.open(io.BytesIO(image)) as opened:

@@ -48,7 +48,11 @@ def check_sources(body: WatchlistIn, image: bytes | None) -> QueryKind:
     """Exactly one of text, image and item_id -> which it is; 422 naming the field otherwise."""
     given = [
         k
-        for k, v in ((QueryKind.TEXT, body.text), (QueryKind.IMAGE, image), (QueryKind.ITEM, body.item_id))
+        for k, v in (
+            (QueryKind.DESCRIPTION, body.text),
+            (QueryKind.PICTURE, image),
+            (QueryKind.ITEM, body.item_id),
+        )
         if v is not None
     ]
     if not given:
@@ -56,7 +60,7 @@ def check_sources(body: WatchlistIn, image: bytes | None) -> QueryKind:
             422, "text: a watchlist needs a text, an image (multipart) or an item_id", field="text"
         )
     if len(given) > 1:
-        names = {QueryKind.TEXT: "text", QueryKind.IMAGE: "image", QueryKind.ITEM: "item_id"}
+        names = {QueryKind.DESCRIPTION: "text", QueryKind.PICTURE: "image", QueryKind.ITEM: "item_id"}
         second = names[given[1]]
         raise ApiError(422, f"{second}: give only one of text, image and item_id", field=second)
     return given[0]
@@ -69,7 +73,7 @@ async def embed(
     kept with it."""
     encoder, towers, gallery = runtime.parts()
     limits = runtime.settings.limits
-    if kind == QueryKind.TEXT:
+    if kind == QueryKind.DESCRIPTION:
         assert body.text is not None
         if len(body.text) > limits.max_text_chars:
             raise ApiError(422, f"text: longer than {limits.max_text_chars} characters", field="text")

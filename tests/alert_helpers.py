@@ -87,7 +87,7 @@ def engine_for(gallery: Gallery, options: DeliveryOptions | None = None, **engin
 
 def watch(vector: np.ndarray, name: str = "w", sensitivity: float = 0.5, **extra: Any) -> WatchlistSpec:
     """A watchlist spec for a direction."""
-    return WatchlistSpec(name, QueryKind.TEXT, unit(vector), "m", sensitivity, text=name, **extra)
+    return WatchlistSpec(name, QueryKind.DESCRIPTION, unit(vector), "m", sensitivity, text=name, **extra)
 
 
 class Receiver:

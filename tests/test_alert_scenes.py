@@ -78,8 +78,11 @@ def test_a_watchlist_fires_for_its_persons_tracks_once_each(trained_bundle: Path
     wanted = sum(1 for s in live if s.person in person_of.values())
     precision, recall = right / max(1, len(alerts)), right / wanted
     chance = wanted / len(person_of) / len(live)  # a watchlist firing on tracks at random
-    print(f"\nimage watchlists on scene seed 5: {len(alerts)} alerts, precision {precision:.2f} (chance {chance:.2f}),"
-          f" recall {recall:.2f} ({right} of {wanted} target tracks, {len(live) - wanted} other tracks)")  # fmt: skip
+    print(
+        f"\nimage watchlists on scene seed 5: {len(alerts)} alerts, precision {precision:.2f}"
+        f" (chance {chance:.2f}), recall {recall:.2f} ({right} of {wanted} target tracks,"
+        f" {len(live) - wanted} other tracks)"
+    )
     # A model trained for seconds at 32x16 pixels only beats chance clearly; bench/alerts_quality.py measures
     # the demo model (PS-Tiny) with text watchlists.
     assert precision >= 2 * chance and recall >= 0.3
