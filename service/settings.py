@@ -138,7 +138,7 @@ class AlertSettings(BaseModel):
 
     enabled: bool = Field(default=True, description="score new crops against watchlists")
     default_sensitivity: float = Field(
-        default=0.5, ge=0, le=1, description="a watchlist's sensitivity when its request names none"
+        default=0.35, ge=0, le=1, description="a watchlist's sensitivity when its request names none"
     )
     min_score: float = Field(
         default=0.1,

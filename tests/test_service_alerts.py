@@ -88,7 +88,7 @@ def test_watchlists_alert_once_and_the_history_pages_and_acks(live: LiveServer) 
         "/watchlists", json={"name": "red coat", "text": "a woman in a red coat", "cameras": ["lobby"]}
     )
     assert text.status_code == 201 and text.json()["kind"] == "text" and text.json()["cameras"] == ["lobby"]
-    assert text.json()["sensitivity"] == 0.5 and 0 < text.json()["q"] < 1  # the configured default
+    assert text.json()["sensitivity"] == 0.35 and 0 < text.json()["q"] < 1  # the configured default
     made = [image_watchlist(http, f"person {i}", seed=i) for i in range(3)]
     item = http.post("/watchlists", json={"name": "that one", "item_id": 1, "sensitivity": 0}).json()
     assert item["kind"] == "item" and item["item_id"] == 1
