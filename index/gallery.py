@@ -269,6 +269,10 @@ class Gallery:
         """One item, or None."""
         return self.records.get(item_id)
 
+    def track_id(self, key: str) -> int | None:
+        """The gallery track its source names `key` (a connector's replay check), or None."""
+        return self.records.track_id(key)
+
     def list(self, offset: int = 0, limit: int = 50, camera: str | None = None) -> builtins.list[GalleryItem]:
         """Items in id order (oldest first), optionally of one camera."""
         return self.records.page(offset, limit, camera)

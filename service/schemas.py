@@ -378,6 +378,10 @@ class Health(BaseModel):
     detector: dict[str, Any] | None = Field(
         default=None, description="edge: the person detector (backend, input size...) or why there is none"
     )
+    alerts: dict[str, Any] | None = Field(
+        default=None, description="edge: watchlists, alerts, crops scored, and each delivery sink's backlog"
+    )
+    frigate: dict[str, Any] | None = Field(default=None, description="the Frigate connector, when on")
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")
     error: str | None = None

@@ -41,7 +41,8 @@ QUIET = {"deadline": None, "derandomize": True, "suppress_health_check": list(He
 
 @pytest.fixture
 def live(micro_bundle: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(live_settings(micro_bundle, tmp_path)) as server:
+    streams = {"stream_max_s": 0.5, "stream_keepalive_s": 0.2}  # GET /alerts/stream ends for each case
+    with LiveServer(live_settings(micro_bundle, tmp_path, alerts=streams)) as server:
         yield server
 
 
