@@ -85,3 +85,25 @@ def test_the_camera_list_shows_state_and_errors(page) -> None:  # type: ignore[n
     expect(row).to_have_count(1, timeout=10_000)
     expect(row.locator("td").first).to_have_text("door")
     expect(row.locator(".error")).to_contain_text("cannot open", timeout=15_000)
+
+
+def test_alerts_arrive_live_and_can_be_acknowledged(page, live: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    expect(page.locator("#alerts-live")).to_have_text("live", timeout=15_000)
+    page.fill("#watch-text", "a man in a red jacket")
+    page.press("#watch-text", "Enter")
+    expect(page.locator("#alerts-info")).to_contain_text("watching for", timeout=10_000)
+    with live.client() as http:
+        item = http.get("/gallery", params={"limit": 1}).json()["items"][0]
+        made = http.post("/watchlists", json={"name": "this person", "item_id": item["id"]})
+        assert made.status_code in (200, 201), made.text
+        pixels = np.asarray(Image.open(io.BytesIO(http.get(item["image_url"]).content)).convert("RGB"))
+        again = io.BytesIO()
+        Image.fromarray(np.clip(pixels.astype(np.int16) + 3, 0, 255).astype(np.uint8)).save(again, "PNG")
+        added = http.post("/gallery", files={"files": ("again.png", again.getvalue(), "image/png")}).json()
+        assert added["added"] == 1
+    alert = page.locator("#alerts li.alert.fresh").filter(has_text="this person")
+    expect(alert).to_have_count(1, timeout=20_000)
+    alert.locator(".ack").click()
+    expect(page.locator("#alerts li.alert.acked").filter(has_text="this person")).to_have_count(1)

@@ -2,10 +2,12 @@
 // see each crop's frame, watch the cameras, upload crops. No build step.
 
 import { $, api, headers, keyInput, loadImage, text } from "./common.js";
+import { startAlerts } from "./alerts.js";
 import { refreshCameras } from "./cameras.js";
 import { actions, trackLine } from "./investigate.js";
 
 let role = "edge"; // a fleet hub searches every site: no uploads, a site filter instead of cameras
+let alertsStarted = false; // the live alert stream starts once, when the edge is ready
 let example = null; // search by example: { item_id } of the crop "find similar" was pressed on
 keyInput.addEventListener("change", () => {
   localStorage.setItem("person-search-key", keyInput.value);
@@ -133,6 +135,7 @@ async function refresh() {
     if (!health.ready) { setTimeout(refresh, 1000); return; }
     if (role === "hub") return;
     refreshCameras();
+    if (!alertsStarted) { alertsStarted = true; startAlerts(); }
     const page = await api("/gallery?limit=1");
     const select = $("camera"), chosen = select.value;
     select.replaceChildren(text("option", "", "all cameras"), ...page.cameras.map((c) => text("option", "", c)));
@@ -150,6 +153,7 @@ function showRole(name) {
   $("camera").hidden = role === "hub";
   $("sites").hidden = role !== "hub";
   $("cameras-section").hidden = role === "hub";
+  $("alerts-section").hidden = role === "hub";
   $("group").parentElement.hidden = role === "hub";
 }
 
