@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from cameras.sources import SourceError, SourceKind, SourceOptions, kind_of, read
-from cameras.tracking import CameraTracker, TrackingOptions
+from cameras.tracking import CameraTracker, TrackingOptions, TrackObserver
 from cameras.types import Frame, PersonDetector, Track
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,9 @@ class RunOptions:
 
 
 class CameraRunner:
-    """Runs one camera until its source ends (files) or `stop` is set (streams reconnect meanwhile)."""
+    """Runs one camera until its source ends (files) or `stop` is set (streams reconnect meanwhile).
+
+    An `observer` (cameras.tracking.TrackObserver) sees every frame's tracked boxes as they are assigned."""
 
     def __init__(
         self,
@@ -80,10 +82,11 @@ class CameraRunner:
         source: SourceOptions = SourceOptions(),
         tracking: TrackingOptions = TrackingOptions(),
         run: RunOptions = RunOptions(),
+        observer: TrackObserver | None = None,
     ) -> None:
         self.name, self.url, self.detector, self.sink = name, url, detector, sink
         self.source, self.run_options = source, run
-        self.tracker = CameraTracker(name, tracking)
+        self.tracker = CameraTracker(name, tracking, observer)
         self.stats = CameraStats()
         self.kind = kind_of(url)
         self._seen: OrderedDict[bytes, None] = OrderedDict()  # packet digests of a live stream

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cameras.gstreamer import Codec
+from cameras.sources import Decoder
 from engine.encoder import Backend, Precision
 
 
@@ -106,10 +108,15 @@ class CameraSettings(BaseModel):
     )
     detector_batch: int = Field(default=4, ge=1, le=64, description="frames per detector call")
     fps: float = Field(default=10.0, gt=0, le=60, description="frames per second read from each camera")
+    decoder: Decoder = Field(
+        default=Decoder.PYAV,
+        description="pyav (FFmpeg), or gstreamer: a Jetson's nvv4l2decoder (rtsp and files; unverified)",
+    )
+    gstreamer_codec: Codec = Field(default=Codec.H264, description="the cameras' codec, for gstreamer")
     crops_per_track: int = Field(default=3, ge=1, le=16, description="crops stored per person track")
     lost_s: float = Field(default=2.0, gt=0, le=60, description="a track unseen this long has ended")
     min_frames: int = Field(default=3, ge=1, le=1000, description="shorter tracks are noise")
-    activation_score: float = Field(default=0.5, ge=0, le=1, description="score that starts a track")
+    activation_score: float = Field(default=0.6, ge=0, le=1, description="score that starts a track")
     frame_jpeg_width: int = Field(default=640, ge=64, le=4096, description="evidence frames' width")
     max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait to reconnect")
     max_cameras: int = Field(default=16, ge=0, le=256)
