@@ -88,6 +88,7 @@ def test_quick_pipeline_against_decode_and_detector_alone(workdir: Path) -> None
     slower = min(rates["decode"], rates["detector"])
     assert row["pipeline_over_slowest"] == pytest.approx(rates["pipeline"] / slower, abs=2e-3)
     assert rates[row["slowest_alone"]] == slower and row["detector_threads"] == 1
+    assert all(0 < row["cores_used"][k] <= 16 for k in rates)
 
 
 def test_quick_crops_with_the_ground_truth_as_detector(workdir: Path) -> None:
@@ -129,6 +130,10 @@ def test_quick_search_with_a_camera_streaming_over_rtsp(workdir: Path) -> None:
     none, camera = out["search"]["none"], out["search"]["one camera"]
     assert none["n"] >= 15 and camera["n"] >= 15
     assert out["p99_camera_over_none"] == pytest.approx(camera["p99_ms"] / none["p99_ms"], abs=2e-3)
+    for phase in ("none", "one camera"):  # the server's own stage times, read from every response
+        stages = out["server_stage_p99_ms"][phase]
+        assert {"encode", "search", "total"} <= set(stages)
+        assert stages["total"] <= out["search"][phase]["p99_ms"]  # inside the handler, before HTTP
     (seen,) = out["cameras"]
     assert seen["frames"] > 0 and seen["last_error"] is None  # it streamed while we searched
 
