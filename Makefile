@@ -42,9 +42,10 @@ unit: $(STAMP)
 test: system-deps lint unit serving-test
 
 # Real parts the tests use, from Debian; CI runs as root on a fresh machine. Chromium drives the web page
-# test (Playwright); GStreamer's RTSP server (system Python bindings) plays a camera for the camera tests.
+# test (Playwright); GStreamer's RTSP server (system Python bindings) plays a camera for the camera tests;
+# mosquitto is the MQTT broker the alert and Frigate tests start.
 SYSTEM_PACKAGES := chromium gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad mosquitto
 system-deps:
 	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || (apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES))

@@ -1,13 +1,14 @@
 """Frames from a video file, a folder of frames, or a network stream (RTSP/RTSPS, HTTP(S) MJPEG or HLS).
 
-Decoding goes through PyAV (FFmpeg). Only the frames the detector needs are converted to pixels: a
-gate keeps one frame per 1/fps seconds of stream time. Each frame gets a wall-clock time so crops from
-cameras and uploads share one timeline: a file's frames are its start time plus their pts (the start
-time given, else the file's creation_time tag, else its modification time less its duration); a live
-stream's frames are the clock when it connected plus their pts. Each frame carries a digest of its
-decoded luma, so a camera can tell frames it has already seen after a reconnect. A file whose frames
-end over a second before the duration it declares is refused as truncated once it has been read (so
-whoever must not keep a partial file's tracks holds them until the read ends).
+Decoding goes through PyAV (FFmpeg), or through GStreamer when `decoder` is `gstreamer` (cameras.gstreamer:
+the Jetson's hardware decoder, for RTSP streams and video files). Only the frames the detector needs are
+converted to pixels: a gate keeps one frame per 1/fps seconds of stream time. Each frame gets a
+wall-clock time so crops from cameras and uploads share one timeline: a file's frames are its start time
+plus their pts (the start time given, else the file's creation_time tag, else its modification time less
+its duration); a live stream's frames are the clock when it connected plus their pts. Each frame carries
+a digest of its decoded luma, so a camera can tell frames it has already seen after a reconnect. A file
+whose frames end over a second before the duration it declares is refused as truncated once it has been
+read (so whoever must not keep a partial file's tracks holds them until the read ends).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from cameras.gstreamer import GstError, GstOptions, describe, frames
 from cameras.types import Frame
 
 if TYPE_CHECKING:
@@ -43,6 +45,13 @@ class SourceKind(StrEnum):
     NETWORK = "network"
 
 
+class Decoder(StrEnum):
+    """What decodes video files and streams (a folder of images is always read with PIL)."""
+
+    PYAV = "pyav"
+    GSTREAMER = "gstreamer"
+
+
 class SourceError(Exception):
     """A source that cannot be opened or read, with what it was and why."""
 
@@ -56,6 +65,8 @@ class SourceOptions:
     open_timeout_s: float = 10.0
     read_timeout_s: float = 10.0
     rtsp_transport: str = "tcp"
+    decoder: Decoder = Decoder.PYAV
+    gstreamer: GstOptions = field(default_factory=GstOptions)  # its elements, when decoder is gstreamer
 
 
 def kind_of(url: str) -> SourceKind:
@@ -99,6 +110,8 @@ def read(url: str, options: SourceOptions = SourceOptions()) -> Iterator[Frame]:
     kind = kind_of(url)
     if kind is SourceKind.FOLDER:
         yield from _folder(Path(url), options)
+    elif options.decoder is Decoder.GSTREAMER:
+        yield from _gstreamer(url, kind, options)
     else:
         yield from _container(url, kind, options)
 
@@ -119,6 +132,21 @@ def _folder(root: Path, options: SourceOptions) -> Iterator[Frame]:
             raise SourceError(f"{path}: not a readable image ({err})") from err
         pts = index / options.fps
         yield Frame(pixels, start + timedelta(seconds=pts), index, pts)
+
+
+def _gstreamer(url: str, kind: SourceKind, options: SourceOptions) -> Iterator[Frame]:
+    """Frames decoded by GStreamer; a file's start time is read with PyAV (tags only, no decoding)."""
+    live = kind is SourceKind.NETWORK
+    start = None
+    if not live:
+        with _open(url, options) as container:
+            start = _start_time(container, url, kind, options)
+    try:
+        line = describe(url, live, options.gstreamer, options.rtsp_transport)
+        gate = FpsGate(options.fps)
+        yield from frames(line, gate.keep, start, options.open_timeout_s, options.read_timeout_s)
+    except GstError as err:
+        raise SourceError(f"{url}: {err}") from err
 
 
 def _open(url: str, options: SourceOptions) -> InputContainer:

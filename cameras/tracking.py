@@ -9,6 +9,7 @@ when it has not been seen for `lost_s`; its chosen crops are then handed on.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ class TrackingOptions:
 
     fps: float = 10.0
     lost_s: float = 2.0  # a track unseen this long has ended
-    activation_score: float = 0.5  # a new track needs a detection this confident
+    activation_score: float = 0.6  # a new track needs a detection this confident; weaker ones only extend
     min_frames: int = 3  # tracks seen in fewer frames are noise, not people
     crops_per_track: int = 3
     min_quality: float = 0.05
@@ -53,20 +54,29 @@ def frame_jpeg(pixels: np.ndarray, width: int, quality: int) -> tuple[bytes, flo
     return out.getvalue(), scale
 
 
+TrackObserver = Callable[[Frame, np.ndarray, np.ndarray], object]
+"""Called after every frame with the local ids (K,) of the tracks seen in it (Track.local_id) and their
+boxes (K, 4) x1, y1, x2, y2: to score tracking against ground truth, or to draw it. Its result is unused."""
+
+
 class CameraTracker:
     """Feeds one camera's detections to ByteTrack and returns the tracks that have ended."""
 
-    def __init__(self, camera: str, options: TrackingOptions = TrackingOptions()) -> None:
+    def __init__(
+        self, camera: str, options: TrackingOptions = TrackingOptions(), observer: TrackObserver | None = None
+    ) -> None:
         from trackers import ByteTrackTracker
 
-        self.camera, self.options = camera, options
+        self.camera, self.options, self.observer = camera, options, observer
         self._tracker = ByteTrackTracker(
             frame_rate=options.fps,
-            lost_track_buffer=max(1, round(options.lost_s * options.fps)),
+            lost_track_buffer=max(1, round(options.lost_s * 30)),  # in 30 fps frames (scaled by frame_rate)
             track_activation_threshold=options.activation_score,
             minimum_consecutive_frames=2,
+            high_conf_det_threshold=options.activation_score,  # it only spawns tracks from its first round
         )
-        self._open: dict[int, _Open] = {}
+        self._open: dict[int, _Open] = {}  # by ByteTrack's id
+        self._ids = itertools.count(1)  # local ids: a track closed here and resumed by ByteTrack is a new one
         self.weights = QualityWeights()
 
     @property
@@ -88,29 +98,33 @@ class CameraTracker:
         confirmed = ids >= 0  # -1: not yet seen in enough consecutive frames
         xyxy = np.asarray(tracked.xyxy, np.float32)[confirmed]
         scores = np.asarray(tracked.confidence, np.float32)[confirmed]
-        ids = ids[confirmed]
         quality = qualities(frame.pixels, Boxes(xyxy, scores), self.weights)
-        for local_id, box, q in zip(ids.tolist(), xyxy, quality.tolist(), strict=True):
-            self._see(int(local_id), frame, box, q)
+        seen = [
+            self._see(int(tracker_id), frame, box, q)
+            for tracker_id, box, q in zip(ids[confirmed].tolist(), xyxy, quality.tolist(), strict=True)
+        ]
+        if self.observer is not None:
+            self.observer(frame, np.array(seen, dtype=int), xyxy)
         return self._close(lambda state: frame.pts_s - state.last_pts > self.options.lost_s)
 
     def flush(self) -> list[Track]:
         """End every open track (the source ended or the camera stops)."""
         return self._close(lambda state: True)
 
-    def _see(self, local_id: int, frame: Frame, box: np.ndarray, quality: float) -> None:
-        """Record one sighting of a track and offer it as a crop."""
-        state = self._open.get(local_id)
+    def _see(self, tracker_id: int, frame: Frame, box: np.ndarray, quality: float) -> int:
+        """Record one sighting of a track and offer it as a crop; the track's local id."""
+        state = self._open.get(tracker_id)
         if state is None:
-            track = Track(self.camera, local_id, frame.time, frame.time, 0)
+            track = Track(self.camera, next(self._ids), frame.time, frame.time, 0)
             chooser = CropChooser(self.options.crops_per_track, min_quality=self.options.min_quality)
-            state = self._open[local_id] = _Open(track, chooser, frame.pts_s)
+            state = self._open[tracker_id] = _Open(track, chooser, frame.pts_s)
         state.track.last_seen, state.track.frames, state.last_pts = (
             frame.time,
             state.track.frames + 1,
             frame.pts_s,
         )
         state.chooser.offer(frame.pts_s, quality, lambda: self._crop(frame, box, quality))
+        return state.track.local_id
 
     def _crop(self, frame: Frame, box: np.ndarray, quality: float) -> Crop:
         """The crop and its evidence frame, built only for candidates that are kept."""
@@ -122,10 +136,10 @@ class CameraTracker:
 
     def _close(self, ended: Callable[[_Open], bool]) -> list[Track]:
         """Remove the tracks `ended(state)` says are over; those long enough, with their chosen crops."""
-        done = [local_id for local_id, state in self._open.items() if ended(state)]
+        done = [tracker_id for tracker_id, state in self._open.items() if ended(state)]
         out: list[Track] = []
-        for local_id in done:
-            state = self._open.pop(local_id)
+        for tracker_id in done:
+            state = self._open.pop(tracker_id)
             if state.track.frames >= self.options.min_frames:
                 state.track.crops = state.chooser.choose()
                 if state.track.crops:

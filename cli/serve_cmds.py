@@ -93,4 +93,5 @@ def serve(
         port=settings.server.port,
         log_level=settings.server.log_level,
         access_log=False,  # the service logs each request with its request id
+        timeout_graceful_shutdown=5,  # open SSE streams would hold a shutdown back (EventSource resumes)
     )

@@ -25,6 +25,7 @@ from index.outbox import Outbox
 from index.records import DB_FILE, Records
 from index.rows import is_empty
 from index.streams import Streams
+from index.track_view import TrackView
 from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
 from index.vector_store import VectorStore
 
@@ -44,6 +45,7 @@ class Gallery:
         self.background_rebuild: bool = options["background_rebuild"]
         self.images = ImageStore(data_dir)
         self.streams = Streams(records)
+        self.tracks = TrackView(records, dim)
         self._sweep(options["open_lock"])
         self.exact_filtered_max = 4096  # filters matching at most this many rows search them exactly
         self._count = records.count()
@@ -267,6 +269,10 @@ class Gallery:
         """One item, or None."""
         return self.records.get(item_id)
 
+    def track_id(self, key: str) -> int | None:
+        """The gallery track its source names `key` (a connector's replay check), or None."""
+        return self.records.track_id(key)
+
     def list(self, offset: int = 0, limit: int = 50, camera: str | None = None) -> builtins.list[GalleryItem]:
         """Items in id order (oldest first), optionally of one camera."""
         return self.records.page(offset, limit, camera)
@@ -274,6 +280,11 @@ class Gallery:
     def cameras(self) -> builtins.list[str]:
         """Camera names in the gallery, sorted."""
         return self.records.cameras()
+
+    def vector(self, item_id: int) -> np.ndarray | None:
+        """An item's stored embedding (float32 [D], unit length), or None when there is no such item."""
+        found = self.records.items([item_id], self.dim)
+        return found[item_id][1] if item_id in found else None
 
     def frame_file(self, item_id: int) -> Path | None:
         """Absolute path of an item's evidence frame (always inside data_dir), or None when it has none."""

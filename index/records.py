@@ -168,6 +168,11 @@ class Records:
             found.update(self.conn().execute(sql, part).fetchall())
         return found
 
+    def track_id(self, key: str) -> int | None:
+        """The gallery id of the track its source names `key`, or None when no crop of it is stored."""
+        row = self.conn().execute("SELECT id FROM tracks WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else None
+
     def get(self, item_id: int) -> GalleryItem | None:
         """One item, or None."""
         sql = f"SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE items.id = ?"

@@ -14,7 +14,7 @@ from starlette.types import Scope
 from service.errors import install_error_handlers
 from service.middleware import RequestContextMiddleware
 from service.openapi import install_openapi
-from service.routes import cameras, gallery, ops, search, web
+from service.routes import alerts, cameras, export, gallery, ops, search, tracks, watchlists, web
 from service.runtime import Runtime
 from service.schemas import ErrorBody
 from service.settings import Settings
@@ -64,6 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.server.role == "edge":  # a hub has no gallery: uploads and images live on the sites
         app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
         app.include_router(cameras.router)
+        app.include_router(tracks.router)
+        app.include_router(export.router)
+        app.include_router(watchlists.router)
+        app.include_router(alerts.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if settings.server.cors_origins:
@@ -76,9 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     def body_limit(scope: Scope) -> int:
-        """Uploads may carry up to max_request_bytes; everything else is small JSON."""
-        uploading = scope["method"] == "POST" and scope["path"].rstrip("/") == "/gallery"
-        return limits.max_request_bytes if uploading else limits.max_json_bytes
+        """Uploads may carry up to max_request_bytes, a watchlist one image; everything else is small JSON."""
+        path = scope["path"].rstrip("/")
+        if scope["method"] == "POST" and path == "/gallery":
+            return limits.max_request_bytes
+        if scope["method"] == "POST" and path == "/watchlists":
+            return limits.max_file_bytes + limits.max_json_bytes
+        return limits.max_json_bytes
 
     app.add_middleware(RequestContextMiddleware, body_limit=body_limit, metrics=runtime.metrics)
     return app

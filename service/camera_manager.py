@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cameras.gstreamer import GstOptions
 from cameras.pipeline import CameraRunner, RunOptions
 from cameras.sources import SourceOptions
 from cameras.tracking import TrackingOptions
@@ -130,7 +131,7 @@ class CameraManager:
             config.url,
             self.detector,
             TrackWriter(self.gallery, self.embed, config.url),
-            SourceOptions(fps=fps),
+            SourceOptions(fps=fps, decoder=s.decoder, gstreamer=GstOptions(codec=s.gstreamer_codec)),
             TrackingOptions(fps, s.lost_s, s.activation_score, s.min_frames, s.crops_per_track,
                             frame_jpeg_width=s.frame_jpeg_width),
             RunOptions(batch=s.detector_batch, max_backoff_s=s.max_backoff_s),

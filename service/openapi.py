@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.schemas import SearchRequest
 from service.settings import LimitSettings
 
 
@@ -49,6 +50,14 @@ def _link(schema: dict[str, Any]) -> None:
             response["links"] = links
 
 
+def _components(schema: dict[str, Any]) -> None:
+    """SearchRequest and the models it uses: POST /search parses its JSON or multipart body by hand."""
+    request = SearchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    models = schema.setdefault("components", {}).setdefault("schemas", {})
+    models.update(request.pop("$defs", {}))
+    models["SearchRequest"] = request
+
+
 def install_openapi(app: FastAPI, limits: LimitSettings) -> None:
     """Serve /openapi.json with the configured limits."""
     build = app.openapi
@@ -56,6 +65,7 @@ def install_openapi(app: FastAPI, limits: LimitSettings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            _components(schema)
             _tighten(schema, limits)
             _link(schema)
             app.openapi_schema = schema

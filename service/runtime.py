@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import Encoder
 from engine.graph_io import Tower
+from service.alert_feed import AlertFeed
 from service.camera_metrics import bind_cameras
 from service.components import detector_from_settings, encoder_from_settings, gallery_from_settings
 from service.errors import ApiError, mismatch_message
@@ -25,6 +26,8 @@ from service.settings import CameraSettings, Settings
 from service.towers import Towers
 
 if TYPE_CHECKING:
+    from alerts import AlertEngine
+    from cameras.frigate import FrigateListener
     from cameras.types import PersonDetector
     from index import Gallery, ModelMismatchError
     from index.fleet import Replicator
@@ -61,6 +64,9 @@ class Runtime:
         self._task: asyncio.Task[None] | None = None
         self.warm_up: Callable[[Towers], None] = Towers.warm_up  # a seam: tests hold start-up here
         self.cameras: CameraManager | None = None
+        self.alerts: AlertEngine | None = None  # an edge with alerts on: watchlists, scoring, delivery
+        self.feed = AlertFeed()  # wakes SSE streams when alerts are recorded
+        self.frigate: FrigateListener | None = None
         self.load_detector: Callable[[CameraSettings], PersonDetector | None] = (
             detector_from_settings  # a seam
         )
@@ -73,8 +79,13 @@ class Runtime:
         """Wait for start-up to settle, then stop the batchers and close the gallery."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        if self.frigate is not None:
+            await asyncio.to_thread(self.frigate.stop)
         if self.cameras is not None:
             await asyncio.to_thread(self.cameras.stop)
+        if self.alerts is not None:
+            await asyncio.to_thread(self.alerts.stop)
+            await asyncio.to_thread(self.alerts.deliveries.stop)
         if self.towers is not None:
             await asyncio.to_thread(self.towers.stop)
         if self.hub is not None:
@@ -102,7 +113,9 @@ class Runtime:
             else:
                 self.gallery = gallery_from_settings(self.settings, self.encoder)
                 self.replicator = start_replication(self.settings.fleet, self.gallery)
+                self.alerts = self._start_alerts(self.gallery, self.encoder)
                 self.cameras = self._start_cameras(self.gallery, self.towers)
+                self.frigate = self._start_frigate(self.gallery, self.towers)
         except ModelMismatchError as exc:
             self.mismatch(exc)
             return
@@ -115,6 +128,32 @@ class Runtime:
         self.startup_s = time.monotonic() - self.started
         self.phase = Phase.READY
         log.info("ready in %.1fs as %s", self.startup_s, self.settings.server.role)
+
+    def _start_alerts(self, gallery: Gallery, encoder: Encoder) -> AlertEngine | None:
+        """Watchlists re-embedded if the model changed, then scoring and delivery (None: alerts off)."""
+        from service.alerting import reembed_stale, start_alerts
+
+        engine = start_alerts(self.settings, gallery)
+        if engine is not None:
+            engine.listeners.append(self.feed.notify)
+            if (done := reembed_stale(engine, encoder)) > 0:
+                log.info("re-embedded %d watchlists with model %s", done, encoder.model_id)
+        return engine
+
+    def _start_frigate(self, gallery: Gallery, towers: Towers) -> FrigateListener | None:
+        """Frigate's person events into the gallery, when configured."""
+        if not self.settings.frigate.enabled:
+            return None
+        from service.frigate_ingest import start_frigate
+
+        return start_frigate(self.settings, gallery, towers)
+
+    def alert_engine(self) -> AlertEngine:
+        """The alert engine once ready; 503 naming why when alerts are off."""
+        self.parts()
+        if self.alerts is None:
+            raise ApiError(503, "alerts are off (PERSON_SEARCH_ALERTS__ENABLED=false)")
+        return self.alerts
 
     def _start_cameras(self, gallery: Gallery, towers: Towers) -> CameraManager:
         """The camera manager; a detector that fails to load leaves cameras off, search unharmed."""
@@ -220,6 +259,8 @@ class Runtime:
             "milvus": milvus,
             "cameras": self.cameras.status() if self.cameras is not None else [],
             "detector": self.cameras.describe_detector() if self.cameras is not None else None,
+            "alerts": self.alerts.status() if self.alerts is not None else None,
+            "frigate": self.frigate.status() if self.frigate is not None else None,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
             "error": self.error,

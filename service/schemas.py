@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MetaValue = str | int | float | bool
 # Hard caps; the configured limits (LimitSettings, at most these) are checked per request and published
@@ -43,8 +43,24 @@ class SearchFiltersIn(BaseModel):
     )
 
 
+class LikeIn(BaseModel):
+    """Search by example: a stored crop, or a whole person track (the mean of its crops)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: int | None = Field(default=None, ge=1, le=2**62, description="a gallery item")
+    track_id: int | None = Field(default=None, ge=1, le=2**62, description="a person track")
+
+    @model_validator(mode="after")
+    def _one(self) -> LikeIn:
+        """Exactly one example."""
+        if (self.item_id is None) == (self.track_id is None):
+            raise ValueError("give exactly one of item_id and track_id")
+        return self
+
+
 class SearchRequest(BaseModel):
-    """A free-text description of a person and how many matches to return."""
+    """A description of a person, an example (a stored crop or track, or an uploaded image), or both."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -61,18 +77,30 @@ class SearchRequest(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, max_length=TEXT_CAP, description="the description to search for")
-    top_k: int = Field(default=10, ge=1, le=TOP_K_CAP, description="how many matches to return")
+    text: str | None = Field(
+        default=None, min_length=1, max_length=TEXT_CAP, description="the description to search for"
+    )
+    like: LikeIn | None = Field(default=None, description="search by example (image to image)")
+    text_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="with a description and an example: the description's share"
+    )
+    top_k: int = Field(default=10, ge=1, le=TOP_K_CAP, description="how many matches (or tracks) to return")
     filters: SearchFiltersIn | None = None
     min_score: float | None = Field(
         default=None, ge=-1.0, le=1.0, description="drop matches below this cosine"
     )
+    group_by: Literal["track"] | None = Field(
+        default=None, description="track: one result per person track (its best crop), not per crop"
+    )
+    order: Literal["score", "time"] = Field(
+        default="score", description="time: the results in time order, to follow a person camera by camera"
+    )
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _not_blank(cls, value: str | None) -> str | None:
         """A description needs at least one non-space character."""
-        if not value.strip():
+        if value is not None and not value.strip():
             raise ValueError("text is blank")
         return value
 
@@ -156,12 +184,40 @@ class CameraRemoved(BaseModel):
     removed: bool
 
 
-class SearchMatch(BaseModel):
-    """One ranked result."""
+class ExportRequest(BaseModel):
+    """What to export: a search's results, chosen tracks, or chosen crops (exactly one)."""
 
-    rank: int = Field(description="1-based")
-    score: float = Field(description="cosine similarity between the description and the crop")
+    model_config = ConfigDict(extra="forbid")
+
+    search: SearchRequest | None = None
+    tracks: list[int] | None = Field(default=None, min_length=1, max_length=100)
+    items: list[int] | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one(self) -> ExportRequest:
+        """Exactly one of search, tracks and items."""
+        if sum(x is not None for x in (self.search, self.tracks, self.items)) != 1:
+            raise ValueError("give exactly one of search, tracks and items")
+        return self
+
+
+class TrackDetail(BaseModel):
+    """One person track: where and when, and its crops in time order."""
+
+    id: int
+    camera: str | None
+    first_seen: datetime
+    last_seen: datetime
+    items: list[GalleryItemPublic]
+
+
+class SearchMatch(BaseModel):
+    """One ranked result: a crop, or with group_by=track a person track shown by its best crop."""
+
+    rank: int = Field(description="1-based, by score (also when the results are in time order)")
+    score: float = Field(description="cosine similarity between the query and the crop")
     item: GalleryItemPublic
+    crops: int | None = Field(default=None, description="group_by=track: crops stored for this track")
 
 
 class SearchResults(BaseModel):
@@ -190,7 +246,11 @@ class SearchResults(BaseModel):
         }
     )
 
-    query: str
+    query: str | None = Field(description="the description, if any")
+    example: dict[str, Any] | None = Field(
+        default=None, description="the example searched with: item_id, track_id or the image's sha256"
+    )
+    group_by: Literal["track"] | None = None
     top_k: int
     count: int
     matches: list[SearchMatch]
@@ -318,6 +378,10 @@ class Health(BaseModel):
     detector: dict[str, Any] | None = Field(
         default=None, description="edge: the person detector (backend, input size...) or why there is none"
     )
+    alerts: dict[str, Any] | None = Field(
+        default=None, description="edge: watchlists, alerts, crops scored, and each delivery sink's backlog"
+    )
+    frigate: dict[str, Any] | None = Field(default=None, description="the Frigate connector, when on")
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")
     error: str | None = None

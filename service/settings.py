@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cameras.gstreamer import Codec
+from cameras.sources import Decoder
 from engine.encoder import Backend, Precision
 
 
@@ -105,13 +108,115 @@ class CameraSettings(BaseModel):
     )
     detector_batch: int = Field(default=4, ge=1, le=64, description="frames per detector call")
     fps: float = Field(default=10.0, gt=0, le=60, description="frames per second read from each camera")
+    decoder: Decoder = Field(
+        default=Decoder.PYAV,
+        description="pyav (FFmpeg), or gstreamer: a Jetson's nvv4l2decoder (rtsp and files; unverified)",
+    )
+    gstreamer_codec: Codec = Field(default=Codec.H264, description="the cameras' codec, for gstreamer")
     crops_per_track: int = Field(default=3, ge=1, le=16, description="crops stored per person track")
     lost_s: float = Field(default=2.0, gt=0, le=60, description="a track unseen this long has ended")
     min_frames: int = Field(default=3, ge=1, le=1000, description="shorter tracks are noise")
-    activation_score: float = Field(default=0.5, ge=0, le=1, description="score that starts a track")
+    activation_score: float = Field(default=0.6, ge=0, le=1, description="score that starts a track")
     frame_jpeg_width: int = Field(default=640, ge=64, le=4096, description="evidence frames' width")
     max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait to reconnect")
     max_cameras: int = Field(default=16, ge=0, le=256)
+
+
+def _http_url(url: str) -> str:
+    """A webhook URL: http or https with a host."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"a webhook URL is http:// or https:// with a host, not {url!r}")
+    return url
+
+
+class MqttSettings(BaseModel):
+    """The MQTT broker alerts are published to and Frigate's events are read from (Home Assistant's)."""
+
+    host: str | None = Field(default=None, description="broker host; None: no MQTT")
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = Field(default="person-search", min_length=1, max_length=64)
+
+
+class AlertSettings(BaseModel):
+    """Watchlists, their calibrated thresholds and where alerts are delivered."""
+
+    enabled: bool = Field(default=True, description="score new crops against watchlists")
+    default_sensitivity: float = Field(
+        default=0.35, ge=0, le=1, description="a watchlist's sensitivity when its request names none"
+    )
+    min_score: float = Field(
+        default=0.1,
+        ge=-1,
+        le=1,
+        description="the cosine floor every alert must beat, whatever the background",
+    )
+    background_size: int = Field(default=2000, ge=10, le=100_000, description="recent crops thresholds use")
+    min_background: int = Field(
+        default=50, ge=1, le=100_000, description="below this many crops the floor alone decides"
+    )
+    refresh_every: int = Field(default=200, ge=1, description="new crops between background refreshes")
+    max_watchlists: int = Field(default=1000, ge=1, le=100_000)
+    public_url: str | None = Field(
+        default=None, description="this service's base URL as receivers reach it (image and frame links)"
+    )
+    webhook_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="every alert is POSTed to each of these"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing every webhook; needed for any webhook"
+    )
+    timeout_s: float = Field(default=5.0, gt=0, le=120, description="per webhook POST or MQTT publish")
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="longest wait between retries")
+    mqtt_topic_prefix: str = Field(
+        default="person_search",
+        pattern=r"^[A-Za-z0-9_/-]{1,64}$",
+        description="alerts go to <prefix>/alerts/<watchlist>",
+    )
+    mqtt: bool = Field(default=True, description="publish alerts to the MQTT broker when one is configured")
+    stream_keepalive_s: float = Field(default=15.0, gt=0, le=300, description="SSE keep-alive comment period")
+    stream_max_s: float = Field(
+        default=300.0, gt=0, le=86_400, description="an SSE stream ends after this; EventSource resumes it"
+    )
+
+    _split = field_validator("webhook_urls", mode="before")(_split_list)
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        return [_http_url(u) for u in urls]
+
+    @model_validator(mode="after")
+    def _signed(self) -> AlertSettings:
+        """Webhooks are always signed."""
+        if self.webhook_urls and self.webhook_secret is None:
+            raise ValueError(
+                "alerts.webhook_secret: set PERSON_SEARCH_ALERTS__WEBHOOK_SECRET to sign webhooks"
+            )
+        return self
+
+
+class FrigateSettings(BaseModel):
+    """Frigate's person events (MQTT) as crops in the gallery; off by default."""
+
+    enabled: bool = False
+    url: str | None = Field(default=None, description="Frigate's HTTP API base, e.g. http://frigate:5000")
+    topic_prefix: str = Field(default="frigate", pattern=r"^[A-Za-z0-9_/-]{1,64}$")
+    labels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["person"])
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="per snapshot fetch")
+    attempts: int = Field(default=3, ge=1, le=20, description="snapshot fetches per event before giving up")
+
+    _split = field_validator("labels", mode="before")(_split_list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> FrigateSettings:
+        if self.enabled and self.url is None:
+            raise ValueError("frigate.url: set PERSON_SEARCH_FRIGATE__URL to Frigate's HTTP API")
+        if self.url is not None:
+            _http_url(self.url)
+        return self
 
 
 class TowerBatching(BaseModel):
@@ -191,6 +296,9 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     fleet: FleetSettings = FleetSettings()
     cameras: CameraSettings = CameraSettings()
+    alerts: AlertSettings = AlertSettings()
+    mqtt: MqttSettings = MqttSettings()
+    frigate: FrigateSettings = FrigateSettings()
 
     @model_validator(mode="after")
     def _fleet_complete(self) -> Settings:
@@ -205,4 +313,6 @@ class Settings(BaseSettings):
                 "fleet.public_url: set PERSON_SEARCH_FLEET__PUBLIC_URL to this site's base URL, "
                 "so hub results can link to its images"
             )
+        if self.frigate.enabled and self.mqtt.host is None:
+            raise ValueError("mqtt.host: Frigate's events arrive by MQTT; set PERSON_SEARCH_MQTT__HOST")
         return self

@@ -68,7 +68,8 @@ class TrackWriter:
             return [AddResult(int(k or 0), sha, duplicate=True) for k, sha in zip(known, shas, strict=True)]
         if not blobs:
             return []
-        vectors = self.embed([Image.fromarray(c.pixels) for c in track.crops])
+        # Embed what is stored (the JPEG, decoded), so a reindex or a search with the same file agrees.
+        vectors = self.embed([Image.open(io.BytesIO(b)).convert("RGB") for b in blobs])
         frames = [c.frame_jpeg for c in track.crops]
         results = self.gallery.add(blobs, vectors, track_metas(track, self.source), frames)
         self.added += sum(not r.duplicate for r in results)

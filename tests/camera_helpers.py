@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -154,3 +155,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+GALLERY_START = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)
+GALLERY_WALKERS = [
+    Walker((230, 40, 40), (10, 40), (3, 0.1), (30, 76), 0, 50),  # they never cross
+    Walker((40, 200, 60), (280, 30), (-2, 0.1), (26, 70), 10, 45),
+    Walker((50, 80, 230), (60, 20), (3, 0.2), (28, 80), 62, 90),
+]
+
+
+def camera_gallery(root: Path, bundle: Path) -> Path:
+    """A gallery directory a real camera pipeline filled from a video of three walkers (camera "hall")."""
+    from cameras.pipeline import CameraRunner
+    from cameras.sources import SourceOptions
+    from cameras.tracking import TrackingOptions
+    from engine import load_encoder
+    from index import Gallery
+    from service.track_writer import TrackWriter
+
+    video = write_video(
+        root / "hall.mp4", render(GALLERY_WALKERS, 95, (120, 320)), fps=10, start=GALLERY_START
+    )
+    encoder = load_encoder(bundle, backend="torch")
+    with Gallery.open(root / "gallery", encoder.model_id, encoder.embed_dim) as gallery:
+        options = TrackingOptions(fps=10, crops_per_track=3, frame_jpeg_width=160)
+        sink = TrackWriter(gallery, encoder.encode_images, video.name)
+        CameraRunner("hall", str(video), ColourDetector(), sink, SourceOptions(fps=10), options).run(
+            threading.Event()
+        )
+    return root / "gallery"

@@ -148,7 +148,9 @@ def write_scenes(
                 for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
                     container.mux(packet)
                 for pid, (x1, y1, x2, y2), vis in rows:
-                    lines.append(f"{k + 1},{pid},{x1},{y1},{x2 - x1},{y2 - y1},1,1,{vis:.3f}")
+                    lines.append(
+                        f"{k + 1},{pid},{x1 + 1},{y1 + 1},{x2 - x1},{y2 - y1},1,1,{vis:.3f}"
+                    )  # 1-based
             for packet in stream.encode():
                 container.mux(packet)
         (directory / name / "gt").mkdir(parents=True, exist_ok=True)

@@ -92,7 +92,7 @@ def test_gt_must_be_motchallenge(tmp_path: Path) -> None:
         read_gt(tmp_path / "gt.txt")
     (tmp_path / "gt.txt").write_text("1,1,10,20,5,8,1,1,0.5\n3,2,0,0,4,4,1,1,1\n")
     boxes, visibility = read_gt(tmp_path / "gt.txt")[1]
-    assert boxes.tolist() == [[10, 20, 15, 28]] and visibility.tolist() == [0.5]
+    assert boxes.tolist() == [[9, 19, 14, 27]] and visibility.tolist() == [0.5]  # 1-based in the file
 
 
 @pytest.fixture(scope="module")

@@ -459,3 +459,12 @@ def test_ci_runs_make_test_with_the_serving_venv_ignored_by_git() -> None:
         ["git", "check-ignore", "-q", ".venv-serve/bin/python"], cwd=REPO, check=False
     ).returncode
     assert ignored == 0, ".venv-serve/ must be git-ignored"
+
+
+def test_the_images_copy_every_package_the_service_runs() -> None:
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]["packages"]
+    serving = set(packages) - {"training"}  # training needs torch; the images have none
+    copy_source = re.compile(r"^COPY (?!--from)(?:--\S+ )*(\S+) /src/app/", re.MULTILINE)
+    for name in ("Dockerfile", "Dockerfile.jetson"):
+        copied = set(copy_source.findall((DOCKER / name).read_text()))
+        assert serving <= copied, f"{name} leaves out {sorted(serving - copied)}"

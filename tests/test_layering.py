@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("cli", "service", "cameras", "index", "engine", "training", "bench", "deploy")
+PACKAGES = ("cli", "service", "alerts", "cameras", "index", "engine", "training", "bench", "deploy")
 # What each package may not import (directly or lazily inside a function).
 FORBIDDEN = {
     "service": {"cli", "training", "bench"},
-    "cameras": {"cli", "service", "index", "training", "bench", "deploy"},
-    "index": {"cli", "service", "cameras", "engine", "training", "bench", "deploy"},
-    "engine": {"cli", "service", "cameras", "index", "training", "bench", "deploy"},
-    "training": {"cli", "service", "cameras", "index", "bench", "deploy"},
-    "deploy": {"cli", "training", "bench"},
+    "alerts": {"cli", "service", "cameras", "engine", "training", "bench", "deploy"},
+    "cameras": {"cli", "service", "alerts", "index", "training", "bench", "deploy"},
+    "index": {"cli", "service", "alerts", "cameras", "engine", "training", "bench", "deploy"},
+    "engine": {"cli", "service", "alerts", "cameras", "index", "training", "bench", "deploy"},
+    "training": {"cli", "service", "alerts", "cameras", "index", "bench", "deploy"},
+    "deploy": {"cli", "alerts", "training", "bench"},
     "bench": {"cli"},
 }
 

@@ -31,6 +31,8 @@ SERVING_PATH = (
     "index",
     "service.app",
     "service.camera_manager",  # cameras: PyAV, ByteTrack (trackers), supervision
+    "service.alerting",  # alerts: paho-mqtt, webhooks
+    "service.frigate_ingest",
     "cameras.tracking",
     "cameras.sources",
     "cli",  # `person-search serve` and `build-engine` load every subcommand module

@@ -4,6 +4,7 @@ search, the stream dying and returning without harm, and persistence across a re
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,3 +118,17 @@ def test_cameras_need_a_detector_and_unreachable_ones_do_no_harm(micro_bundle: P
         assert not camera["connected"] and "cannot open" in camera["last_error"]
         assert_error_shape(http.post("/cameras", json={"name": "gone", "url": url}), 409)
         assert http.get("/search", params={"q": "anyone"}).status_code == 200
+
+
+def test_the_decoder_setting_reaches_the_cameras(
+    micro_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "gi", None)  # no PyGObject: the gstreamer source says so
+    with (
+        _server(micro_bundle, tmp_path, decoder="gstreamer", max_backoff_s=0.5) as server,
+        server.client() as http,
+    ):
+        url = f"rtsp://127.0.0.1:{free_port()}/cam"
+        assert http.post("/cameras", json={"name": "hw", "url": url}).status_code == 201
+        camera = _until("the error", lambda: (c := _camera(http, "hw"))["last_error"] and c)
+        assert "the gstreamer decoder needs PyGObject" in camera["last_error"]

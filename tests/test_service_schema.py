@@ -41,7 +41,8 @@ QUIET = {"deadline": None, "derandomize": True, "suppress_health_check": list(He
 
 @pytest.fixture
 def live(micro_bundle: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(live_settings(micro_bundle, tmp_path)) as server:
+    streams = {"stream_max_s": 0.5, "stream_keepalive_s": 0.2}  # GET /alerts/stream ends for each case
+    with LiveServer(live_settings(micro_bundle, tmp_path, alerts=streams)) as server:
         yield server
 
 
@@ -78,7 +79,9 @@ def test_generated_requests_get_no_server_errors(live: LiveServer) -> None:
 @pytest.mark.slow
 def test_linked_sequences_get_no_server_errors(live: LiveServer) -> None:
     """The stateful phase: upload -> get, image, delete -> get again, following the schema's links."""
-    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    # The gallery's links only: with every operation, sequences spread over cameras and watchlists
+    # and a derandomized run may never follow upload -> get.
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json").include(path_regex="^/gallery")
     upload = schema["/gallery"]["POST"]
     calls: Counter[tuple[str, str, int]] = Counter()
 

@@ -67,7 +67,7 @@ def test_type_a_description_and_see_ranked_results(page, tmp_path_factory: pytes
     scores = [float(s) for s in cards.locator(".score").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
     assert cards.locator(".rank").all_inner_texts()[:3] == ["#1", "#2", "#3"]
-    expect(page.locator("#search-info")).to_contain_text("10 of 10 crops")
+    expect(page.locator("#search-info")).to_contain_text("10 people from 10 crops")
     page.wait_for_function(
         "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)"
     )

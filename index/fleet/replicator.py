@@ -1,22 +1,20 @@
 """Replicator: drains a gallery's outbox into the fleet's central collection, in batches, in order.
 
-Each batch is upserted and deleted in Milvus first and acknowledged in SQLite after, so a crash in between
-replays it (upserts by global id make that harmless) and nothing is ever dropped. While Milvus is away the
-edge keeps serving; the worker retries with capped exponential backoff and reconnects from scratch.
+Each batch is upserted and deleted in Milvus first and acknowledged in SQLite after (the outbox loop of
+index/drainer.py), so a crash in between replays it (upserts by global id make that harmless) and nothing
+is ever dropped. While Milvus is away the edge keeps serving; the loop retries with capped exponential
+backoff and reconnects from scratch.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from index.drainer import Drainer
 from index.fleet.central import CentralCollection, central_row, global_id
 from index.milvus_conn import connect
 from index.outbox import Change, Outbox
@@ -24,8 +22,6 @@ from index.records import Records
 
 if TYPE_CHECKING:
     from index.gallery import Gallery
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,8 @@ class ReplicaTarget:
 
 
 class Replicator:
-    """A background worker that keeps the central collection equal to this site's gallery."""
+    """A background worker that keeps the central collection equal to this site's gallery: the outbox
+    loop (index/drainer.py) over the fleet's outbox, delivering to Milvus."""
 
     def __init__(
         self,
@@ -51,59 +48,48 @@ class Replicator:
     ) -> None:
         self.records, self.dim, self.target = records, dim, target
         self.outbox = Outbox(records)
-        self.batch, self.poll_s, self.max_backoff_s = batch, poll_s, max_backoff_s
+        self.batch = batch
         self.central: CentralCollection | None = None
-        self.replicated = 0  # changes acknowledged by Milvus since start
-        self.last_error: str | None = None
-        self.last_success: float | None = None
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
+        self.drainer = Drainer(
+            "fleet-replicator", self.outbox, self._deliver, batch, poll_s, max_backoff_s, self._disconnect
+        )
+
+    @property
+    def replicated(self) -> int:
+        """Changes acknowledged by Milvus since start."""
+        return self.drainer.delivered
+
+    @property
+    def last_error(self) -> str | None:
+        """The last failure, until the next success."""
+        return self.drainer.last_error
 
     def start(self) -> None:
         """Run the worker thread."""
-        self._thread = threading.Thread(target=self._run, name="fleet-replicator", daemon=True)
-        self._thread.start()
+        self.drainer.start()
 
     def wake(self) -> None:
         """Drain now instead of at the next poll (called after each gallery change)."""
-        self._wake.set()
+        self.drainer.wake()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the worker; what is still queued stays in the outbox for the next start."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        delay = 0.0
-        while not self._stop.is_set():
-            try:
-                moved = self.drain_once()
-                delay = 0.0
-            except Exception as exc:  # Milvus away, timed out, refused: keep the rows, back off, reconnect
-                self.central, self.last_error = None, f"{type(exc).__name__}: {exc}"
-                delay = min(self.max_backoff_s, max(0.5, 2 * delay))
-                log.warning("fleet replication failed (retry in %.1fs): %s", delay, self.last_error)
-                self._stop.wait(delay * random.uniform(0.8, 1.2))
-                continue
-            if moved < self.batch:
-                self._wake.wait(self.poll_s)
-                self._wake.clear()
+        self.drainer.stop(timeout)
 
     def drain_once(self) -> int:
         """Send the oldest batch of queued changes to Milvus, then acknowledge it -> changes sent."""
-        changes = self.outbox.take(self.batch)
-        if not changes:
-            self.last_success = time.time()
-            return 0
+        return self.drainer.drain_once()
+
+    def _disconnect(self) -> None:
+        """After a failure: reconnect from scratch next time."""
+        self.central = None
+
+    def _deliver(self, rows: list[tuple[Any, ...]]) -> int:
+        """Apply a batch to Milvus (all of it or, raising, none)."""
         if self.central is None:
             self.central = self.target.connect()
-        self._apply(self.central, changes)
-        self.outbox.ack(changes[-1].seq)
-        self.replicated += len(changes)
-        self.last_error, self.last_success = None, time.time()
-        return len(changes)
+        self._apply(self.central, [Change(*row) for row in rows])
+        return len(rows)
 
     def _apply(self, central: CentralCollection, changes: list[Change]) -> None:
         """Upsert the items whose last change here is an upsert, delete the rest, run any sweep."""
@@ -119,15 +105,15 @@ class Replicator:
 
     def status(self) -> dict[str, Any]:
         """Backlog and health of replication, for /health and /metrics."""
-        pending, oldest = self.outbox.backlog()
+        drained = self.drainer.status()
         return {
             "site_id": self.target.site,
-            "pending": pending,
-            "oldest_age_s": round(time.time() - oldest, 3) if oldest is not None else None,
-            "replicated": self.replicated,
+            "pending": drained["pending"],
+            "oldest_age_s": drained["oldest_age_s"],
+            "replicated": drained["delivered"],
             "connected": self.central is not None and self.last_error is None,
-            "last_error": self.last_error,
-            "last_success_age_s": round(time.time() - self.last_success, 3) if self.last_success else None,
+            "last_error": drained["last_error"],
+            "last_success_age_s": drained["last_success_age_s"],
         }
 
 

@@ -1,31 +1,46 @@
-"""Search the gallery by description: POST JSON for programs, GET for curl and the browser."""
+"""Search the gallery by description, by example (a stored crop or track, or an uploaded image), or both:
+POST JSON or multipart for programs, GET for curl and the browser."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from service.deps import ReadAccess, RuntimeDep
-from service.schemas import TEXT_CAP, TOP_K_CAP, SearchFiltersIn, SearchRequest, SearchResults
+from service.errors import ApiError
+from service.schemas import TEXT_CAP, TOP_K_CAP, LikeIn, SearchFiltersIn, SearchRequest, SearchResults
 from service.search_flow import run_search
+from service.upload import DecodedImage, decode_upload
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
-
-EXAMPLES = {
-    "plain": {
-        "summary": "a description",
-        "value": {"text": "a woman in a red jacket, black cap and brown shoes", "top_k": 10},
+REQUEST_REF = {"$ref": "#/components/schemas/SearchRequest"}
+MULTIPART = {
+    "type": "object",
+    "required": ["image"],
+    "properties": {
+        "image": {"type": "string", "format": "binary", "description": "the example: a person crop"},
+        "request": {"type": "string", "description": "optional: the rest of a SearchRequest as JSON"},
     },
-    "filtered": {
-        "summary": "one camera, a time window and a score floor",
-        "value": {
-            "text": "man with a blue backpack and white sneakers",
-            "top_k": 5,
-            "filters": {"cameras": ["gate-2"], "captured_from": "2024-05-01T00:00:00Z"},
-            "min_score": 0.2,
+}
+BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": REQUEST_REF,
+                "examples": {
+                    "text": {"value": {"text": "a woman in a red jacket and black cap", "top_k": 10}},
+                    "like": {"value": {"like": {"item_id": 42}, "group_by": "track", "top_k": 5}},
+                    "both": {"value": {"text": "a backpack", "like": {"track_id": 7}, "text_weight": 0.3}},
+                },
+            },
+            "multipart/form-data": {"schema": MULTIPART},
         },
-    },
+    }
 }
 
 
@@ -34,29 +49,62 @@ def _json(results: SearchResults) -> Response:
     return Response(results.model_dump_json(), media_type="application/json")
 
 
-@router.post("/search", response_model=SearchResults)
-async def search(
-    runtime: RuntimeDep, request: Annotated[SearchRequest, Body(openapi_examples=EXAMPLES)]
-) -> Response:
-    """Rank gallery crops by how well they match a description."""
-    return _json(await run_search(runtime, request))
+def _parse(raw: str | bytes, field: str) -> SearchRequest:
+    """A SearchRequest from JSON text; 422 naming the field that is wrong (or the part that is not JSON)."""
+    try:
+        value = json.loads(raw or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(422, f"{field}: not valid JSON ({exc})", field=field) from exc
+    return SearchRequest.model_validate(value)
+
+
+async def _multipart(runtime: RuntimeDep, request: Request) -> tuple[SearchRequest, DecodedImage]:
+    """The uploaded example image (checked like an upload) and the optional rest of the request."""
+    limits = runtime.settings.limits
+    form = await request.form(max_files=1, max_fields=4, max_part_size=limits.max_json_bytes)
+    image, rest = form.get("image"), form.get("request")
+    if not isinstance(image, UploadFile):
+        raise ApiError(422, "image: the multipart form needs an image file part", field="image")
+    data = await image.read()
+    name = image.filename or "image"
+    decoded = await run_in_threadpool(
+        decode_upload, name, data, limits.max_file_bytes, limits.max_pixels, limits.min_side
+    )
+    body = _parse(rest if isinstance(rest, str) else "{}", "request")
+    return body, decoded
+
+
+@router.post("/search", response_model=SearchResults, openapi_extra=BODY_DOC)
+async def search(runtime: RuntimeDep, request: Request) -> Response:
+    """Rank gallery crops (or person tracks) by a description, an example, or both."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        body, image = await _multipart(runtime, request)
+        return _json(await run_search(runtime, body, image))
+    return _json(await run_search(runtime, _parse(await request.body(), "body")))
 
 
 @router.get("/search", response_model=SearchResults)
 async def search_get(
     runtime: RuntimeDep,
     q: Annotated[
-        str, Query(min_length=1, max_length=TEXT_CAP, description="the description", examples=["red jacket"])
-    ],
+        str | None,
+        Query(min_length=1, max_length=TEXT_CAP, description="the description", examples=["red jacket"]),
+    ] = None,
     k: Annotated[int, Query(ge=1, le=TOP_K_CAP, description="how many matches")] = 10,
     camera: Annotated[list[str] | None, Query(max_length=64, description="keep only these cameras")] = None,
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
+    like_item: Annotated[int | None, Query(ge=1, le=2**62, description="search like this item")] = None,
+    like_track: Annotated[int | None, Query(ge=1, le=2**62, description="search like this track")] = None,
+    group_by: Annotated[Literal["track"] | None, Query(description="track: one result per track")] = None,
+    order: Annotated[Literal["score", "time"], Query(description="time: in time order")] = "score",
     site: Annotated[
         list[str] | None, Query(max_length=256, description="fleet hub only: keep only these sites")
     ] = None,
 ) -> Response:
-    """The same search for curl: /search?q=red+jacket&k=5&camera=gate-2 (and &site=store-12 on a hub)."""
+    """The same search for curl: /search?q=red+jacket&k=5&camera=gate-2 or ?like_item=42&group_by=track."""
     filters = SearchFiltersIn(cameras=camera, sites=site) if camera or site else None
-    return _json(
-        await run_search(runtime, SearchRequest(text=q, top_k=k, filters=filters, min_score=min_score))
-    )
+    fields: dict[str, Any] = {"text": q, "top_k": k, "filters": filters, "min_score": min_score}
+    if like_item is not None or like_track is not None:
+        fields["like"] = LikeIn(item_id=like_item, track_id=like_track)
+    body = SearchRequest(**fields, group_by=group_by, order=order)
+    return _json(await run_search(runtime, body))

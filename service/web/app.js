@@ -1,47 +1,18 @@
-// The person-search page: search by description, browse ranked crops, upload new ones. No build step.
+// The person-search page: search by description or example, one result per person, follow a track,
+// see each crop's frame, watch the cameras, upload crops. No build step.
 
-const $ = (id) => document.getElementById(id);
+import { $, api, headers, keyInput, loadImage, text } from "./common.js";
+import { startAlerts } from "./alerts.js";
+import { refreshCameras } from "./cameras.js";
+import { actions, trackLine } from "./investigate.js";
+
 let role = "edge"; // a fleet hub searches every site: no uploads, a site filter instead of cameras
-const keyInput = $("api-key");
-keyInput.value = localStorage.getItem("person-search-key") || "";
+let alertsStarted = false; // the live alert stream starts once, when the edge is ready
+let example = null; // search by example: { item_id } of the crop "find similar" was pressed on
 keyInput.addEventListener("change", () => {
   localStorage.setItem("person-search-key", keyInput.value);
   refresh();
 });
-
-function headers(extra = {}) {
-  const key = keyInput.value.trim();
-  return key ? { ...extra, "X-API-Key": key } : extra;
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers(options.headers) });
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) {
-    const error = body?.error;
-    throw new Error(error ? `${error.status} ${error.code}: ${error.message}` : `HTTP ${response.status}`);
-  }
-  return body;
-}
-
-// Images need the API key too when one is set, so they are fetched and shown as blob URLs.
-async function loadImage(img, url) {
-  if (!keyInput.value.trim()) {
-    img.src = url;
-    return;
-  }
-  try {
-    const response = await fetch(url, { headers: headers() });
-    if (response.ok) img.src = URL.createObjectURL(await response.blob());
-  } catch (_) { /* leave the placeholder */ }
-}
-
-function text(tag, className, content) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  node.textContent = content;
-  return node;
-}
 
 function card(match) {
   const { item } = match;
@@ -57,15 +28,35 @@ function card(match) {
   meta.append(text("span", "rank", `#${match.rank}`), text("div", "score", match.score.toFixed(3)));
   const details = [item.site, item.camera, item.captured_at?.replace("T", " ").slice(0, 19), item.external_id, `id ${item.id}`];
   meta.append(text("div", "sub", details.filter(Boolean).join(" · ")));
+  const track = trackLine(item, match.crops);
+  if (track) meta.append(track);
+  if (role !== "hub") meta.append(actions(item, findSimilar));
   li.append(img, meta);
   return li;
 }
 
+function findSimilar(item) {
+  example = { item_id: item.id };
+  $("example").hidden = false;
+  $("example-text").textContent = `like crop ${item.id}${$("query").value.trim() ? " and the description" : ""}`;
+  runSearch();
+}
+
 async function search(event) {
   event.preventDefault();
+  example = null;
+  $("example").hidden = true;
+  runSearch();
+}
+
+async function runSearch() {
   const q = $("query").value.trim();
-  if (!q) return;
-  const body = { text: q, top_k: Number($("top-k").value) };
+  if (!q && !example) return;
+  const body = { top_k: Number($("top-k").value) };
+  if (q) body.text = q;
+  if (example) body.like = example;
+  if (role !== "hub" && $("group").checked) body.group_by = "track";
+  if ($("by-time").checked) body.order = "time";
   if (role === "hub") {
     const sites = $("sites").value.split(",").map((s) => s.trim()).filter(Boolean);
     if (sites.length) body.filters = { sites };
@@ -83,8 +74,9 @@ async function search(event) {
     });
     $("results").replaceChildren(...result.matches.map(card));
     const t = result.timings_ms;
-    info.textContent = `${result.count} of ${result.gallery_size} crops · ${t.total.toFixed(1)} ms ` +
-      `(encode ${t.encode.toFixed(1)}, search ${t.search.toFixed(1)})${result.cached ? " · cached" : ""}`;
+    const unit = result.group_by === "track" ? "people" : "crops";
+    info.textContent = `${result.count} ${unit} from ${result.gallery_size} crops · ${t.total.toFixed(1)} ms ` +
+      `(search ${t.search.toFixed(1)})${result.cached ? " · cached" : ""}`;
   } catch (error) {
     info.className = "info error";
     info.textContent = error.message;
@@ -142,6 +134,8 @@ async function refresh() {
       : `${health.status}${error ? ": " + error : ""}`;
     if (!health.ready) { setTimeout(refresh, 1000); return; }
     if (role === "hub") return;
+    refreshCameras();
+    if (!alertsStarted) { alertsStarted = true; startAlerts(); }
     const page = await api("/gallery?limit=1");
     const select = $("camera"), chosen = select.value;
     select.replaceChildren(text("option", "", "all cameras"), ...page.cameras.map((c) => text("option", "", c)));
@@ -158,8 +152,13 @@ function showRole(name) {
   $("upload-section").hidden = role === "hub";
   $("camera").hidden = role === "hub";
   $("sites").hidden = role !== "hub";
+  $("cameras-section").hidden = role === "hub";
+  $("alerts-section").hidden = role === "hub";
+  $("group").parentElement.hidden = role === "hub";
 }
 
 $("search-form").addEventListener("submit", search);
 $("upload-form").addEventListener("submit", upload);
+$("clear-example").addEventListener("click", () => { example = null; $("example").hidden = true; });
+setInterval(() => { if (role !== "hub" && !document.hidden) refreshCameras(); }, 3000);
 refresh();

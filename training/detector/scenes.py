@@ -61,7 +61,7 @@ def cameras(scenes: Path) -> list[Camera]:
 
 
 def read_gt(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """gt.txt -> {frame: (boxes (K, 4) x1, y1, x2, y2, visibility (K,))}."""
+    """gt.txt -> {frame: (boxes (K, 4) x1, y1, x2, y2 in 0-based pixels, visibility (K,))}."""
     try:
         rows = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as exc:
@@ -71,7 +71,8 @@ def read_gt(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for frame in np.unique(rows[:, 0]).astype(int) if rows.size else []:
         r = rows[rows[:, 0] == frame]
-        boxes = np.stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]], axis=1)
+        x, y = r[:, 2] - 1, r[:, 3] - 1  # MOTChallenge pixels are 1-based: the top-left pixel is (1, 1)
+        boxes = np.stack([x, y, x + r[:, 4], y + r[:, 5]], axis=1)
         out[int(frame)] = (boxes.astype(np.float32), r[:, 8].astype(np.float32))
     return out
 
