@@ -6,7 +6,9 @@ converted to pixels: a gate keeps one frame per 1/fps seconds of stream time. Ea
 wall-clock time so crops from cameras and uploads share one timeline: a file's frames are its start time
 plus their pts (the start time given, else the file's creation_time tag, else its modification time less
 its duration); a live stream's frames are the clock when it connected plus their pts. Each frame carries
-a digest of its decoded luma, so a camera can tell frames it has already seen after a reconnect.
+a digest of its decoded luma, so a camera can tell frames it has already seen after a reconnect. A file
+whose frames end over a second before the duration it declares is refused as truncated once it has been
+read (so whoever must not keep a partial file's tracks holds them until the read ends).
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from cameras.types import Frame
 
 if TYPE_CHECKING:
     from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 NETWORK_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+TRUNCATION_SLACK_S = 1.0  # a file may end this much before its declared duration
 
 
 class SourceKind(StrEnum):
@@ -155,7 +159,8 @@ def _open(url: str, options: SourceOptions) -> InputContainer:
             url, options=container_options, timeout=(options.open_timeout_s, options.read_timeout_s)
         )
     except av.error.FFmpegError as err:
-        raise SourceError(f"{url}: cannot open ({err})") from err
+        what = "cannot open" if urlsplit(url).scheme.lower() in NETWORK_SCHEMES else "cannot open as a video"
+        raise SourceError(f"{url}: {what} ({err.strerror or err})") from err
     except OSError as err:
         raise SourceError(f"{url}: cannot open ({err.strerror or err})") from err
 
@@ -171,13 +176,14 @@ def _container(url: str, kind: SourceKind, options: SourceOptions) -> Iterator[F
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         start = _start_time(container, url, kind, options) or datetime.now(UTC)
-        gate, index, first_pts = FpsGate(options.fps), -1, None
+        gate, index, first_pts, last_pts = FpsGate(options.fps), -1, None, 0.0
         rate = float(stream.average_rate or 25)
         try:
             for decoded in container.decode(stream):
                 index += 1
                 pts = decoded.time if decoded.time is not None else index / rate
                 first_pts = pts if first_pts is None else first_pts
+                last_pts = max(last_pts, pts - first_pts)
                 if not gate.keep(pts - first_pts):
                     continue
                 rel = pts - first_pts
@@ -188,6 +194,43 @@ def _container(url: str, kind: SourceKind, options: SourceOptions) -> Iterator[F
             raise SourceError(f"{url}: stream failed after {index + 1} frames ({err})") from err
         if index < 0:
             raise SourceError(f"{url}: no frame could be decoded")
+        if kind is SourceKind.FILE:
+            _check_complete(url, container, stream, last_pts + 1.0 / rate)
+
+
+def declared_seconds(container: InputContainer, stream: VideoStream) -> float | None:
+    """How long a file says its video lasts: the stream's duration, else a video-only container's."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration and len(container.streams) == 1:
+        return container.duration / 1e6
+    return None
+
+
+def _check_complete(url: str, container: InputContainer, stream: VideoStream, decoded_s: float) -> None:
+    """Refuse a file whose frames end well before the duration its header declares (a truncated file)."""
+    declared = declared_seconds(container, stream)
+    slack = max(TRUNCATION_SLACK_S, 2.0 / float(stream.average_rate or 25))
+    if declared is not None and declared - decoded_s > slack:
+        raise SourceError(
+            f"{url}: truncated: its frames end at {decoded_s:.1f} s of the {declared:.1f} s it declares"
+        )
+
+
+def expected_frames(url: str, fps: float) -> int | None:
+    """About how many frames a file hands on at `fps` (for progress bars); None when it does not say."""
+    import av
+
+    try:
+        with av.open(url) as container:
+            stream = container.streams.video[0]
+            seconds = declared_seconds(container, stream)
+            rate = float(stream.average_rate or 0)
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None
+    if seconds is None or rate <= 0:
+        return None
+    return round(seconds * min(rate, fps))
 
 
 def _start_time(

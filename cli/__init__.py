@@ -11,6 +11,7 @@ from cli import (
     model_cmds,  # noqa: F401  (registers its commands)
     serve_cmds,  # noqa: F401  (registers its commands)
     train_cmds,  # noqa: F401  (registers its commands)
+    video_cmds,  # noqa: F401  (registers its commands)
 )
 from cli.app import app
 

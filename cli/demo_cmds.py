@@ -50,20 +50,23 @@ def bind_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_on(sock: socket.socket, bundle: Path, gallery: Path, banner: list[str]) -> None:
+def serve_on(
+    sock: socket.socket, bundle: Path, gallery: Path, banner: list[str], detector: Path | None = None
+) -> None:
     """Run uvicorn in a thread on the demo's socket, print the banner once it answers, stop on Ctrl-C."""
     import threading
 
     import uvicorn
 
     from service.app import create_app
-    from service.settings import IndexSettings, ModelSettings, ServerSettings, Settings
+    from service.settings import CameraSettings, IndexSettings, ModelSettings, ServerSettings, Settings
 
     host, port = sock.getsockname()[:2]
     settings = Settings(
         model=ModelSettings(bundle=bundle),
         index=IndexSettings(data_dir=gallery),
         server=ServerSettings(host=host, port=port),
+        cameras=CameraSettings(detector=detector),
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
@@ -94,40 +97,82 @@ def demo(
     port: Annotated[int, typer.Option(help="port the server listens on")] = 8000,
     serve: Annotated[bool, typer.Option(help="start the server at the end")] = True,
 ) -> None:
-    """Synthesise, pretrain, LoRA-tune, export, index and serve: everything offline, reusing earlier runs."""
+    """Synthesise, train, export, index crops and camera videos, and serve: offline, reusing earlier runs."""
     from cli import demo_stages as stages
+    from cli import demo_video as video
 
     paths, plan, echo = stages.DemoPaths(workdir.resolve()), stages.DemoPlan(), typer.echo
     sock = bind_port(host, port) if serve else None  # fail before minutes of training, not after
+    clock = StageClock(echo)
     try:
-        echo("[1/6] synthetic persons: source and target domains")
+        clock.start("[1/8] synthetic persons: source and target domains")
         stages.synthesise(paths, plan, echo)
-        echo("[2/6] training: tiny CLIP on source, then LoRA on target")
+        clock.start("[2/8] training: tiny CLIP on source, then LoRA on target")
         base, tuned = stages.train(paths, echo)
-        echo("[3/6] ONNX export with parity checks")
+        clock.start("[3/8] ONNX export with parity checks")
         stages.export(tuned, echo)
-        echo("[4/6] TensorRT engines")
+        clock.start("[4/8] TensorRT engines")
         stages.build_engines(tuned, echo)
-        echo("[5/6] gallery: target test split")
-        size = stages.ingest(tuned, paths, echo)
+        clock.start("[5/8] gallery: target test split")
+        stages.ingest(tuned, paths, echo)
+        clock.start("[6/8] camera scenes and the person detector")
+        video.render_scenes(paths.scenes, plan.scene_cameras, plan.scene_seconds, plan.seed, echo)
+        video.render_scenes(
+            paths.detector_scenes, plan.detector_cameras, plan.detector_seconds, plan.seed + 1, echo
+        )
+        ap50 = video.train_detector(paths, plan, echo)
+        clock.start("[7/8] videos through the camera pipeline into the gallery")
+        video.ingest_videos(tuned, paths, plan, echo)
+        query, size = video.video_query(tuned, paths)
+        clock.stop()
     except KeyboardInterrupt:
         echo("\nstopped; run `make demo` again to continue where this left off")
         raise typer.Exit(130) from None
-    table = stages.recall_table(base, tuned)
     base_url = f"http://{host}:{port}"
     sample = next((paths.target / "imgs").rglob("*.png"))
-    banner = [
+    summary = [
         "",
-        table,
+        stages.recall_table(base, tuned),
+        "",
+        *video.query_lines(base_url, query, ap50),
         "",
         f"gallery: {size} crops in {paths.gallery}; model bundle: {tuned}",
+        f"stage times: {clock.report()}",
+    ]
+    if sock is None:
+        echo("\n".join(summary))
+        return
+    banner = [
+        *summary,
         f"web page: {base_url}/",
         "try:",
         *(f"  {line}" for line in stages.curl_examples(base_url, sample)),
         "Ctrl-C stops the server.",
     ]
-    if sock is None:
-        echo("\n".join(banner[:5]))
-        return
-    echo(f"[6/6] serving on {base_url}")
-    serve_on(sock, tuned, paths.gallery, banner)
+    echo(f"[8/8] serving on {base_url}")
+    serve_on(sock, tuned, paths.gallery, banner, paths.detector)
+
+
+class StageClock:
+    """Announces each stage and keeps how long it took, for the closing summary."""
+
+    def __init__(self, echo: Callable[[str], object]) -> None:
+        self.echo, self.times = echo, dict[str, float]()
+        self._name: str | None = None
+        self._since = 0.0
+
+    def start(self, title: str) -> None:
+        """End the running stage and announce the next."""
+        self.stop()
+        self.echo(title)
+        self._name, self._since = title.split("]")[0].strip("["), time.perf_counter()
+
+    def stop(self) -> None:
+        """End the running stage, if any."""
+        if self._name is not None:
+            self.times[self._name] = time.perf_counter() - self._since
+            self._name = None
+
+    def report(self) -> str:
+        """'1/8 3s, 2/8 140s, ...'."""
+        return ", ".join(f"{name} {seconds:.0f}s" for name, seconds in self.times.items())

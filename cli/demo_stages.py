@@ -21,6 +21,12 @@ class DemoPlan:
     target_identities: int = 300
     target_images_per_id: int = 6
     seed: int = 0
+    scene_cameras: int = 2  # the videos ingested through the camera pipeline (target domain, seed)
+    scene_seconds: float = 20.0
+    videos: int = 2  # of those cameras, how many are ingested
+    detector_cameras: int = 8  # the detector's training scenes (target domain, seed + 1)
+    detector_seconds: float = 20.0
+    detector_epochs: int = 14
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,18 @@ class DemoPaths:
     @property
     def gallery(self) -> Path:
         return self.root / "gallery"
+
+    @property
+    def scenes(self) -> Path:
+        return self.root / "data" / "scenes"
+
+    @property
+    def detector_scenes(self) -> Path:
+        return self.root / "data" / "scenes-detector"
+
+    @property
+    def detector(self) -> Path:
+        return self.root / "runs" / "detector"
 
 
 def synthesise(paths: DemoPaths, plan: DemoPlan, echo: Echo) -> None:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 
-def _settings(given: dict[str, object]) -> Settings:
+def gallery_settings(given: dict[str, object]) -> Settings:
     """The serve Settings for a gallery command: a bundle and an explicitly named data directory."""
     settings = settings_from_flags(given)
     require_bundle(settings)
@@ -45,7 +45,7 @@ def _settings(given: dict[str, object]) -> Settings:
     return settings
 
 
-def _encoder(settings: Settings, batch_size: int) -> Encoder:
+def encoder_or_exit(settings: Settings, batch_size: int) -> Encoder:
     """The configured encoder, or a usage error saying why it cannot load here."""
     from service.components import encoder_from_settings
 
@@ -56,7 +56,7 @@ def _encoder(settings: Settings, batch_size: int) -> Encoder:
         raise typer.Exit(2) from err
 
 
-def _open_gallery(settings: Settings, encoder: Encoder) -> Gallery:
+def open_gallery_or_exit(settings: Settings, encoder: Encoder) -> Gallery:
     """Open the gallery as serve would, turning a model mismatch into a clear CLI error (exit code 2)."""
     from index import ModelMismatchError
     from service.components import gallery_from_settings
@@ -92,15 +92,15 @@ def ingest(
     from service.folder_ingest import collect_files, ingest_files
     from service.image_policy import ImageLimits
 
-    settings = _settings({**locals(), "bundle": model, "data_dir": data})
+    settings = gallery_settings({**locals(), "bundle": model, "data_dir": data})
     try:
         files = collect_files(sources)
         limits = ImageLimits.of(settings.limits)
     except (FileNotFoundError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
-    encoder = _encoder(settings, batch_size)
+    encoder = encoder_or_exit(settings, batch_size)
     with (
-        _open_gallery(settings, encoder) as gallery,
+        open_gallery_or_exit(settings, encoder) as gallery,
         tqdm(total=len(files), unit="img", desc="ingest") as bar,
     ):
         summary = ingest_files(files, encoder, gallery, camera, batch_size, bar.update, limits)
@@ -139,12 +139,12 @@ def reindex(
     from index import pending, stored_model
     from index import reindex as reindex_gallery
 
-    settings = _settings({**locals(), "bundle": model, "data_dir": data})
+    settings = gallery_settings({**locals(), "bundle": model, "data_dir": data})
     data_dir = require_data_dir(settings)
     stored = stored_model(data_dir)
     if stored is None:
         raise typer.BadParameter(f"no gallery at {data_dir}", param_hint="--data")
-    encoder = _encoder(settings, batch_size)
+    encoder = encoder_or_exit(settings, batch_size)
     if stored[0] == encoder.model_id:
         typer.echo(f"gallery {data_dir} is already encoded with model {encoder.model_id}; nothing to do")
         return
@@ -157,7 +157,7 @@ def reindex(
             batch_size,
             progress=bar.update,
         )
-    with _open_gallery(settings, encoder) as gallery:
+    with open_gallery_or_exit(settings, encoder) as gallery:
         size = len(gallery)
     typer.echo(
         f"re-encoded {done} images: gallery {data_dir} ({size} items) now uses model {encoder.model_id}"
@@ -183,11 +183,11 @@ def search(
     """Print the gallery items that best match a description, best first."""
     from index import SearchFilters
 
-    settings = _settings({**locals(), "bundle": model, "data_dir": data})
-    encoder = _encoder(settings, 1)
+    settings = gallery_settings({**locals(), "bundle": model, "data_dir": data})
+    encoder = encoder_or_exit(settings, 1)
     filters = SearchFilters(cameras=frozenset(camera)) if camera else None
     query = np.asarray(encoder.encode_texts([text])[0])
-    with _open_gallery(settings, encoder) as gallery:
+    with open_gallery_or_exit(settings, encoder) as gallery:
         hits = gallery.search(query, k, filters=filters, min_score=min_score)
         rows = [(h, gallery.image_file(h.item.id)) for h in hits]
     if not rows:

@@ -11,6 +11,7 @@ from cli.settings_flags import (
     BackendFlag,
     BundleFlag,
     DataDirFlag,
+    DetectorFlag,
     DeviceFlag,
     FactoryFlag,
     IndexBackendFlag,
@@ -34,6 +35,7 @@ def serve(
     factory: FactoryFlag = None,
     index_backend: IndexBackendFlag = None,
     milvus_uri: MilvusUriFlag = None,
+    detector: DetectorFlag = None,
     role: Annotated[
         str | None, typer.Option(help="edge (gallery here) or hub (search the fleet) [server.role]")
     ] = None,

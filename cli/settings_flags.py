@@ -30,6 +30,16 @@ IndexBackendFlag = Annotated[
 MilvusUriFlag = Annotated[
     str | None, typer.Option(help="backend milvus: http://host:19530 or a Lite file [index.milvus_uri]")
 ]
+DetectorFlag = Annotated[
+    Path | None, typer.Option(help="person detector directory (detector.json + .onnx) [cameras.detector]")
+]
+DetectorThreadsFlag = Annotated[
+    int | None, typer.Option(help="CPU threads for the detector [cameras.detector_threads]")
+]
+FpsFlag = Annotated[float | None, typer.Option(help="frames per second read from a video [cameras.fps]")]
+CropsPerTrackFlag = Annotated[
+    int | None, typer.Option(help="crops stored per person track [cameras.crops_per_track]")
+]
 
 # flag (the parameter name) -> the setting it overrides
 FLAG_SETTINGS = {
@@ -42,6 +52,10 @@ FLAG_SETTINGS = {
     "factory": "index.factory",
     "index_backend": "index.backend",
     "milvus_uri": "index.milvus_uri",
+    "detector": "cameras.detector",
+    "detector_threads": "cameras.detector_threads",
+    "fps": "cameras.fps",
+    "crops_per_track": "cameras.crops_per_track",
     "role": "server.role",
     "site_id": "fleet.site_id",
     "fleet_uri": "fleet.uri",
