@@ -88,7 +88,7 @@ def eval_command(
     backend: Annotated[str, typer.Option(help="auto, tensorrt, onnxruntime or torch")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, fp16 or int8")] = "fp32",
     batch_size: Annotated[int, typer.Option(min=1, help="images or captions encoded at a time")] = 64,
-    out: Annotated[Path, typer.Option(help="where to write the metrics as JSON")] = Path("metrics.json"),
+    out: Annotated[Path | None, typer.Option(help="also write the metrics as JSON here")] = None,
 ) -> None:
     """Score a bundle on a dataset split: every caption queries every image; R@1/5/10, mAP, mINP."""
     from engine import load_encoder
@@ -113,6 +113,8 @@ def eval_command(
         f"{metrics['identities']} persons ({where['backend']} on {where['device']}, {where['precision']})"
     )
     typer.echo(_table(metrics))
+    if out is None:
+        return
     report = {**metrics, "dataset": chosen.name, "data": str(data), "split": split, **where}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -57,6 +57,18 @@ def test_eval_all_splits(tiny_set: Path, micro_bundle: Path, tmp_path: Path) -> 
     assert json.loads(out.read_text())["gallery"] == 40
 
 
+def test_eval_without_out_writes_nothing(
+    tiny_set: Path, micro_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table is printed; no metrics file appears in the working directory unasked."""
+    monkeypatch.chdir(tmp_path)
+    args = ["eval", "--model", str(micro_bundle), "--data", str(tiny_set), "--backend", "torch"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "mINP" in result.output and "wrote" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_eval_reports_bad_data_without_a_traceback(micro_bundle: Path, tmp_path: Path) -> None:
     (tmp_path / "reid_raw.json").write_text('[{"id": 1}]')
     result = CliRunner().invoke(app, ["eval", "--model", str(micro_bundle), "--data", str(tmp_path)])
