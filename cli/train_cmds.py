@@ -103,8 +103,8 @@ def train(
 def probe(
     model: Annotated[Path, typer.Option(help="model bundle directory")],
     data: Annotated[Path, typer.Option(help="dataset with attributes (e.g. a synthetic set)")],
+    out: Annotated[Path, typer.Option(help="where probe.json and confusion.png go")],
     attribute: Annotated[str, typer.Option(help="attribute to predict")] = "upper_colour",
-    out: Annotated[Path, typer.Option(help="where probe.json and confusion.png go")] = Path("probe"),
     train_split: Annotated[str, typer.Option(help="split the head learns on")] = "train",
     eval_split: Annotated[str, typer.Option(help="split it is scored on")] = "test",
     epochs: Annotated[int, typer.Option(min=1, help="epochs of the head")] = 60,
