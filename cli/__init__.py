@@ -9,6 +9,7 @@ from cli import (
     fleet_cmds,  # noqa: F401  (registers its commands)
     gallery_cmds,  # noqa: F401  (registers its commands)
     model_cmds,  # noqa: F401  (registers its commands)
+    search_cmds,  # noqa: F401  (registers its commands)
     serve_cmds,  # noqa: F401  (registers its commands)
     train_cmds,  # noqa: F401  (registers its commands)
     video_cmds,  # noqa: F401  (registers its commands)

@@ -1,4 +1,4 @@
-"""`person-search ingest`, `reindex` and `search`: the gallery from the command line.
+"""`person-search ingest` and `reindex`: the gallery from the command line (`search` is in search_cmds).
 
 Each builds the same Settings as `serve` (environment, then flags), so it loads the bundle on the same
 backend, precision, device and threads, and opens the same gallery (FAISS or Milvus, fleet outbox).
@@ -10,7 +10,6 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
 from cli.app import app
@@ -162,36 +161,3 @@ def reindex(
     typer.echo(
         f"re-encoded {done} images: gallery {data_dir} ({size} items) now uses model {encoder.model_id}"
     )
-
-
-@app.command()
-def search(
-    text: Annotated[str, typer.Argument(help="description of the person")],
-    model: BundleFlag = None,
-    data: DataDirFlag = None,
-    k: Annotated[int, typer.Option("-k", "--top-k", help="how many results")] = 10,
-    camera: Annotated[list[str] | None, typer.Option(help="only these cameras (repeatable)")] = None,
-    min_score: Annotated[float | None, typer.Option(help="drop results below this cosine")] = None,
-    backend: BackendFlag = None,
-    precision: PrecisionFlag = None,
-    device: DeviceFlag = None,
-    threads: ThreadsFlag = None,
-    factory: FactoryFlag = None,
-    index_backend: IndexBackendFlag = None,
-    milvus_uri: MilvusUriFlag = None,
-) -> None:
-    """Print the gallery items that best match a description, best first."""
-    from index import SearchFilters
-
-    settings = gallery_settings({**locals(), "bundle": model, "data_dir": data})
-    encoder = encoder_or_exit(settings, 1)
-    filters = SearchFilters(cameras=frozenset(camera)) if camera else None
-    query = np.asarray(encoder.encode_texts([text])[0])
-    with open_gallery_or_exit(settings, encoder) as gallery:
-        hits = gallery.search(query, k, filters=filters, min_score=min_score)
-        rows = [(h, gallery.image_file(h.item.id)) for h in hits]
-    if not rows:
-        typer.echo("no results")
-    for hit, path in rows:
-        camera_name = hit.item.meta.camera or "-"
-        typer.echo(f"{hit.rank:>3}  {hit.score:.4f}  id={hit.item.id}  camera={camera_name}  {path}")

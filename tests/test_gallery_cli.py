@@ -112,3 +112,38 @@ def test_reindex_loads_the_encoder_at_the_precision_asked(
     assert result.exit_code == 2 and "stop after recording" in result.output
     bundle, backend, precision, _device, max_batch = asked[0]
     assert (bundle, backend, precision, max_batch) == (micro_bundle, "onnxruntime", "fp16", 32)
+
+
+def test_search_by_example_image(folder: Path, tmp_path: Path, micro_bundle: Path) -> None:
+    """An example crop finds itself first (cosine 1); mixed with text it still ranks it; bad input is named."""
+    data = tmp_path / "gallery"
+    invoke("ingest", folder, "--model", micro_bundle, "--data", data)
+    example = folder / "p3.png"
+    out = invoke("search", "--image", example, "--model", micro_bundle, "--data", data, "-k", "3")
+    first = out.strip().splitlines()[0].split()
+    assert first[0] == "1" and float(first[1]) > 0.999 and first[-1].endswith(".png")
+    assert Image.open(first[-1]).tobytes() == Image.open(example).tobytes()
+
+    mixed = invoke(
+        "search",
+        "a man in a grey hoodie",
+        "--image",
+        example,
+        "--text-weight",
+        "0.2",
+        "--model",
+        micro_bundle,
+        "--data",
+        data,
+        "-k",
+        "6",
+    )
+    scores = [float(line.split()[1]) for line in mixed.strip().splitlines()]
+    assert len(scores) == 6 and scores == sorted(scores, reverse=True) and scores[0] < 0.999
+
+    (tmp_path / "notes.txt").write_text("not an image")
+    base = ["search", "--model", str(micro_bundle), "--data", str(data)]
+    refused = runner.invoke(app, [*base, "--image", str(tmp_path / "notes.txt")])
+    assert refused.exit_code == 2 and "notes.txt" in refused.output and "--image" in refused.output
+    nothing = runner.invoke(app, base)
+    assert nothing.exit_code == 2 and "--image" in nothing.output
