@@ -20,7 +20,8 @@ def verify(data_dir: DataDirFlag = None) -> None:
     path = audit_path(settings_from_flags({"data_dir": data_dir}))
     if path is None:
         raise typer.BadParameter(
-            "name the data directory with --data or set PERSON_SEARCH_AUDIT__FILE", param_hint="--data"
+            "name the data directory with --data-dir or set PERSON_SEARCH_AUDIT__FILE",
+            param_hint="--data-dir",
         )
     try:
         trail = AuditLog(path, create=False)
@@ -39,3 +40,9 @@ def verify(data_dir: DataDirFlag = None) -> None:
         typer.echo(f"FAILED: {where}{verdict.problem} ({verdict.rows} rows before it check out)")
         raise typer.Exit(1)
     typer.echo(f"OK: {verdict.rows} rows; head row {verdict.head_id} sha256 {verdict.head_hash}")
+    if verdict.past_head:
+        first = verdict.head_id - verdict.past_head + 1
+        typer.echo(
+            f"note: rows {first}..{verdict.head_id} came after the head file's last update (a crash "
+            "between a commit and the head's update, or rows appended by hand); the next write covers them"
+        )

@@ -16,16 +16,18 @@ app.add_typer(keys_app, name="keys")
 
 NameArg = Annotated[str, typer.Argument(help="who or what the key is for, e.g. alice or nvr-2")]
 FileOpt = Annotated[
-    Path | None, typer.Option("--file", help="the keys file; default: PERSON_SEARCH_AUTH__KEYS_FILE")
+    Path | None,
+    typer.Option("--keys-file", help="the keys file; default: PERSON_SEARCH_AUTH__KEYS_FILE"),
 ]
 
 
 def _file(given: Path | None) -> Path:
-    """The keys file named by --file or the setting, or a usage error."""
+    """The keys file named by --keys-file or the setting, or a usage error."""
     path = given or settings_from_flags({}).auth.keys_file
     if path is None:
         raise typer.BadParameter(
-            "name the keys file with --file or PERSON_SEARCH_AUTH__KEYS_FILE", param_hint="--file"
+            "name the keys file with --keys-file or PERSON_SEARCH_AUTH__KEYS_FILE",
+            param_hint="--keys-file",
         )
     return path
 
@@ -42,10 +44,10 @@ def add(
     scope: Annotated[
         Scope, typer.Option(help="read < write < admin; each includes the ones before")
     ] = Scope.READ,
-    file: FileOpt = None,
+    keys_file: FileOpt = None,
 ) -> None:
     """Create a random key: it is printed once (stdout) and only its sha256 is stored."""
-    path = _file(file)
+    path = _file(keys_file)
     try:
         key = add_key(path, name, scope)
     except ValueError as error:
@@ -56,9 +58,9 @@ def add(
 
 
 @keys_app.command("remove")
-def remove(name: NameArg, file: FileOpt = None) -> None:
+def remove(name: NameArg, keys_file: FileOpt = None) -> None:
     """Revoke a key: a running service stops accepting it at its next request."""
-    path = _file(file)
+    path = _file(keys_file)
     try:
         remove_key(path, name)
     except (ValueError, FileNotFoundError) as error:
@@ -68,9 +70,9 @@ def remove(name: NameArg, file: FileOpt = None) -> None:
 
 
 @keys_app.command("list")
-def list_keys(file: FileOpt = None) -> None:
+def list_keys(keys_file: FileOpt = None) -> None:
     """Print each key's name, scope and creation time (the keys themselves are not stored)."""
-    path = _file(file)
+    path = _file(keys_file)
     try:
         keys = load_keys(path).keys
     except (ValueError, FileNotFoundError) as error:

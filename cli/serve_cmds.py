@@ -71,6 +71,9 @@ def serve(
     write_key: Annotated[
         list[str] | None, typer.Option(help="API key with write scope, repeatable [auth.write_keys]")
     ] = None,
+    admin_key: Annotated[
+        list[str] | None, typer.Option(help="API key with admin scope (GET /audit) [auth.admin_keys]")
+    ] = None,
     keys_file: Annotated[
         Path | None,
         typer.Option(help="named keys (person-search keys add), re-read on change [auth.keys_file]"),

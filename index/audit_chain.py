@@ -45,6 +45,7 @@ class Verdict:
     problem: str | None = None
     head_id: int = 0
     head_hash: str = GENESIS
+    past_head: int = 0  # rows after the one the head file names: a crash before its update, or appended
 
     @property
     def ok(self) -> bool:
@@ -90,7 +91,8 @@ def verify(rows: Iterable[AuditRow], head: tuple[int, str] | None) -> Verdict:
         return Verdict(count, last_id + 1, f"{missing} (rows were removed from the end)")
     if head is None and count:
         return Verdict(count, None, "the head file is missing, so rows removed from the end would not show")
-    return Verdict(count, None, None, last_id, last_hash)
+    past = last_id - head[0] if head is not None else 0
+    return Verdict(count, None, None, last_id, last_hash, past)
 
 
 def _problem(row: AuditRow, last_id: int, last_hash: str) -> str | None:

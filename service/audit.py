@@ -9,7 +9,6 @@ survives and the chain stays valid. A clean stop writes every queued row first.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import queue
@@ -22,11 +21,9 @@ from typing import Any
 
 from index.audit_chain import AuditEntry, canonical_details
 from index.audit_log import AUDIT_FILE, AuditLog
-from service.alert_schemas import WatchlistPublic
+from service.audit_details import check_details
 from service.errors import ApiError
-from service.export import ExportEntry
 from service.keys import Actor
-from service.schemas import SearchRequest, SearchResults
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +45,12 @@ class Action(StrEnum):
     CAMERA_DELETE = "camera.delete"
     AUTH_DENIED = "auth.denied"
     AUDIT_READ = "audit.read"
+    # retention's routes (holds, erasure, purge) record these once they are wired to the trail
+    HOLD_PLACE = "hold.place"
+    HOLD_RELEASE = "hold.release"
+    ERASURE_PREVIEW = "erasure.preview"
+    ERASURE = "erasure"
+    PURGE = "retention.purge"
 
 
 def audit_path(settings: Settings) -> Path | None:
@@ -64,30 +67,6 @@ def utc_text(when: datetime) -> str:
     """A time as the trail stores it (UTC, microseconds), so that text order is time order."""
     aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def search_details(body: SearchRequest, results: SearchResults) -> dict[str, Any]:
-    """What a search asked (description, example, filters) and how many results it got; no vectors."""
-    asked = body.model_dump(mode="json", exclude_none=True, exclude={"like", "text_weight", "order"})
-    if results.example is not None:
-        asked["example"] = results.example  # {item_id}, {track_id} or {image_sha256}
-    return {**asked, "count": results.count}
-
-
-def export_details(asked: dict[str, Any], entries: list[ExportEntry], archive: bytes) -> dict[str, Any]:
-    """What an export held: the request, the items, and the archive's sha256 (ties the ZIP to this row)."""
-    request = {k: v for k, v in asked.items() if k in ("search", "tracks", "items")}
-    return {
-        **request,
-        "exported_items": [e.item.id for e in entries],
-        "archive_sha256": hashlib.sha256(archive).hexdigest(),
-    }
-
-
-def watchlist_details(watchlist: WatchlistPublic) -> dict[str, Any]:
-    """What a new watchlist watches for (never its embedding, nor its webhook URL, which may hold a token)."""
-    shown = watchlist.model_dump(mode="json", include={"id", "name", "kind", "text", "item_id", "cameras"})
-    return {**shown, "sensitivity": watchlist.sensitivity, "webhook": watchlist.webhook_url is not None}
 
 
 class AuditTrail:
@@ -114,10 +93,7 @@ class AuditTrail:
         """Queue one row (who, when, from where, what); 503 when the queue is full."""
         if self.path is None:
             return
-        try:
-            text = canonical_details(details)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"audit details of {action} must be plain JSON values, no bytes: {exc}") from exc
+        text = canonical_details(check_details(str(action), details))
         entry = AuditEntry(utc_text(datetime.now(UTC)), actor.name, actor.address, str(action), text)
         try:
             self._queue.put_nowait(entry)

@@ -1,9 +1,9 @@
-"""Who is asking: named keys (the keys file, re-read when it changes, and the auth.read_keys/write_keys
-settings as keys named read-1, write-1, ...), the scope each needed, and the actor the audit records.
+"""Who is asking: named keys (the keys file, re-read when it changes, and the auth.*_keys settings as keys
+named read-1, write-1, admin-1, ...), the scope each needed, and the actor the audit records.
 
 Which scopes are open: with a keys file, none (the file says keys are in use; a missing or broken file
 leaves it closed). Without one, as before: reads are open while no read key is set, writes while no write
-key is set, and the audit only while no key at all is set.
+key is set, and the audit trail only while no key at all is set.
 """
 
 from __future__ import annotations
@@ -46,13 +46,15 @@ class KeyDenied(Exception):
 
 
 def _legacy(auth: AuthSettings) -> dict[str, NamedKey]:
-    """sha256 -> key for the settings' keys, named read-1.., write-1.. (a key in both is a write key)."""
-    keys = {
-        hash_key(k.get_secret_value()): NamedKey(f"read-{i}", Scope.READ)
-        for i, k in enumerate(auth.read_keys, 1)
-    }
-    for i, k in enumerate(auth.write_keys, 1):
-        keys[hash_key(k.get_secret_value())] = NamedKey(f"write-{i}", Scope.WRITE)
+    """sha256 -> key for the settings' keys, named read-1.., write-1.., admin-1.. (the highest scope wins)."""
+    keys: dict[str, NamedKey] = {}
+    for scope, given in (
+        (Scope.READ, auth.read_keys),
+        (Scope.WRITE, auth.write_keys),
+        (Scope.ADMIN, auth.admin_keys),
+    ):
+        for i, k in enumerate(given, 1):
+            keys[hash_key(k.get_secret_value())] = NamedKey(f"{scope}-{i}", scope)
     return keys
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from index.fsio import write_atomic
 
-LEGACY_NAME = re.compile(r"^(read|write)-[0-9]+$")  # the names auth.read_keys / auth.write_keys get
+LEGACY_NAME = re.compile(r"^(read|write|admin)-[0-9]+$")  # the names the auth.*_keys settings get
 KEY_PREFIX = "ps_"
 
 
@@ -59,7 +59,9 @@ class KeysFile(BaseModel):
         if len(set(hashes)) != len(hashes):
             raise ValueError("two entries hold the same key hash")
         if taken := next((n for n in names if LEGACY_NAME.match(n)), None):
-            raise ValueError(f"the key name {taken!r} is kept for keys in auth.read_keys/write_keys")
+            raise ValueError(
+                f"the key name {taken!r} is kept for the keys in auth.read_keys/write_keys/admin_keys"
+            )
         return self
 
 

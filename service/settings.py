@@ -255,18 +255,20 @@ class LimitSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    """API keys (X-API-Key): named ones in a keys file, and unnamed read/write keys (read-1, write-1, ...).
+    """API keys (X-API-Key): named ones in a keys file, and unnamed keys here (read-1, write-1, admin-1, ...).
 
-    With a keys file every scope needs a key; without one, no read keys leave reads open (see service.keys).
+    With a keys file every scope needs a key; without one, a scope with no key of its own or above is open
+    (no read keys: reads are open; the audit trail is open only while no key is set; see service.keys).
     """
 
     read_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     write_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     keys_file: Path | None = Field(
         default=None, description="named keys with read, write or admin scope (person-search keys add)"
     )
 
-    _split = field_validator("read_keys", "write_keys", mode="before")(_split_list)
+    _split = field_validator("read_keys", "write_keys", "admin_keys", mode="before")(_split_list)
 
 
 class AuditSettings(BaseModel):

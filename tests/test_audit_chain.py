@@ -1,15 +1,17 @@
 """The audit trail's hash chain on a real SQLite file: rows edited, removed or inserted by hand (with the
-sqlite3 module, as an intruder would) make `person-search audit verify` fail naming the first bad row."""
+sqlite3 module, as an intruder would) make `person-search audit verify` (run as a real process) fail
+naming the first bad row."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli import app
 from index.audit_chain import AuditEntry, canonical_details, row_hash
 from index.audit_log import AUDIT_FILE, AuditLog, AuditQuery
 
@@ -36,9 +38,15 @@ def _sql(data: Path, *statements: str) -> None:
     conn.close()
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 def _verify(data: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["audit", "verify", "--data", str(data)])
-    return result.exit_code, result.output
+    """`person-search audit verify --data-dir DATA` in a child process -> (exit code, stdout + stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "cli", "audit", "verify", "--data-dir", str(data)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=data.parent)
+    return done.returncode, done.stdout + done.stderr
 
 
 def test_an_untouched_trail_verifies_and_queries_by_actor_action_and_time(data: Path) -> None:
@@ -90,12 +98,41 @@ def test_an_inserted_row_is_named(data: Path) -> None:
         data,
         "UPDATE audit SET id = -id WHERE id >= 3",  # two steps: ids are unique at every moment
         "UPDATE audit SET id = 1 - id WHERE id < 0",
-        "INSERT INTO audit VALUES (3, '{0}', 'mallory', NULL, 'search', '{1}', '{2}', '{3}')".format(
-            fake.at, fake.details, "0" * 64, "f" * 64
-        ),
+        f"INSERT INTO audit VALUES (3, '{fake.at}', 'mallory', NULL, 'search', '{fake.details}', "
+        f"'{'0' * 64}', '{'f' * 64}')",
     )
     code, output = _verify(data)
     assert code == 1 and "first bad row: 3" in output, output
+
+
+def test_a_well_forged_insertion_breaks_the_row_after_it(data: Path) -> None:
+    fake = _entry(9, actor="mallory")
+    trail = AuditLog(data / AUDIT_FILE)
+    link = trail.find(AuditQuery(after_id=1, limit=1))[0].hash  # row 2's hash: the forger links to it
+    trail.close()
+    _sql(
+        data,
+        "UPDATE audit SET id = -id WHERE id >= 3",
+        "UPDATE audit SET id = 1 - id WHERE id < 0",
+        f"INSERT INTO audit VALUES (3, '{fake.at}', 'mallory', '10.0.0.7', 'search', '{fake.details}', "
+        f"'{link}', '{row_hash(3, fake, link)}')",
+    )
+    code, output = _verify(data)
+    assert code == 1 and "first bad row: 4" in output and "changed" in output, output  # old 3, now 4
+
+
+def test_rows_past_the_head_are_reported(data: Path) -> None:
+    trail = AuditLog(data / AUDIT_FILE)
+    last = trail.find(AuditQuery(after_id=5))[0]
+    extra = _entry(7)
+    _sql(
+        data,
+        f"INSERT INTO audit VALUES (7, '{extra.at}', 'alice', '10.0.0.7', 'search', '{extra.details}', "
+        f"'{last.hash}', '{row_hash(7, extra, last.hash)}')",
+    )
+    trail.close()
+    code, output = _verify(data)
+    assert code == 0 and "note: rows 7..7 came after the head file's last update" in output, output
 
 
 def test_a_missing_head_or_trail_fails(data: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ drops, details must be plain JSON (no crops, no embeddings), and a killed proces
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -55,10 +56,21 @@ def test_a_full_queue_answers_503_and_loses_nothing(tmp_path: Path) -> None:
 
 def test_details_must_be_plain_json(tmp_path: Path) -> None:
     trail = AuditTrail(tmp_path / AUDIT_FILE, queue_size=10)
-    for bad in (b"\xff\xd8 jpeg bytes", np.zeros(4, np.float32), float("nan")):
-        with pytest.raises(TypeError, match="plain JSON"):
-            trail.record("search", ALICE, {"value": bad})
+    crop_b64 = base64.b64encode(bytes(range(256)) * 40).decode()  # a ~14 KB crop as text
+    refused = {
+        "plain JSON": [b"\xff\xd8 jpeg bytes", np.zeros(4, np.float32), float("nan"), np.float32(0.5)],
+        "no floats": [[0.1] * 512, {"vector": [0.25, -0.5]}],  # an embedding, bare or wrapped
+        "at most 10000": [crop_b64],
+        "nested deeper": [{"a": {"b": {"c": {"d": 1}}}}],
+    }
+    for reason, values in refused.items():
+        for bad in values:
+            with pytest.raises(TypeError, match=reason):
+                trail.record("search", ALICE, {"value": bad})
     assert trail.status()["backlog"] == 0
+    ok = {"text": "red coat", "filters": {"metadata": {"zone": "north"}}, "items": [1, 2], "score": 0.3}
+    trail.record("search", ALICE, ok)
+    assert trail.status()["backlog"] == 1
 
 
 def test_where_the_trail_lives(tmp_path: Path) -> None:
@@ -92,7 +104,10 @@ while True:
 def test_a_killed_writer_leaves_a_valid_chain(tmp_path: Path) -> None:
     path = tmp_path / AUDIT_FILE
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)], cwd=REPO, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}
+        [sys.executable, "-c", WRITER, str(path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.stdout is not None and proc.stdout.readline() == b"writing\n"
     time.sleep(1.0)

@@ -55,7 +55,7 @@ async def read_audit(
     since: Annotated[datetime | None, Query(description="at or after (UTC if no zone)")] = None,
     until: Annotated[datetime | None, Query(description="at or before (UTC if no zone)")] = None,
     who: Annotated[list[str] | None, Query(alias="actor", max_length=64, description="key names")] = None,
-    action: Annotated[list[str] | None, Query(max_length=64, examples=["search"])] = None,
+    action: Annotated[list[Action] | None, Query(max_length=64, examples=["search"])] = None,
     after_id: Annotated[int, Query(ge=0, le=2**62, description="paging: rows after this id")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=CHUNK, description="json: 100 if unset; jsonl: all")] = None,
     format: Annotated[AuditFormat | None, Query(description=f"jsonl, or send Accept: {NDJSON}")] = None,
@@ -74,7 +74,8 @@ async def read_audit(
     )
     lines = format == AuditFormat.JSONL or (format is None and NDJSON in request.headers.get("accept", ""))
     asked: dict[str, Any] = {
-        "since": query.since, "until": query.until, "actor": who, "action": action,
+        "since": query.since, "until": query.until, "actor": who,
+        "action": [str(a) for a in action] if action else None,
         "after_id": after_id, "limit": limit, "format": "jsonl" if lines else "json",
     }  # fmt: skip
     runtime.audit.record(Action.AUDIT_READ, actor, {k: v for k, v in asked.items() if v is not None})

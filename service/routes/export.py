@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.audit import Action, export_details
+from service.audit import Action
+from service.audit_details import export_details
 from service.deps import ActorDep, ReadAccess, RuntimeDep
 from service.errors import ApiError
 from service.export import ExportEntry, build_zip

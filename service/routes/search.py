@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from service.audit import Action, search_details
+from service.audit import Action
+from service.audit_details import search_details
 from service.deps import ActorDep, ReadAccess, RuntimeDep
 from service.errors import ApiError
 from service.schemas import TEXT_CAP, TOP_K_CAP, LikeIn, SearchFiltersIn, SearchRequest, SearchResults

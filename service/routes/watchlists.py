@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from service.alert_schemas import WatchlistDeleted, WatchlistIn, WatchlistPublic
 from service.alert_views import watchlist_public
-from service.audit import Action, watchlist_details
+from service.audit import Action
+from service.audit_details import watchlist_details
 from service.deps import ActorDep, ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
 from service.watchlist_input import watchlist_spec
