@@ -1,8 +1,9 @@
 """The audit trail as routes use it: `runtime.audit.record(action, actor, details)` queues one row and
 returns at once; a background writer chains and commits rows in batches (index.audit_log).
 
-The queue is bounded and never drops: when it is full (the disk stalls) `record` answers 503, so an
-action whose row cannot be kept is refused rather than left unaudited. A crash (kill -9, power cut)
+The queue is bounded and never drops: when it is full (the disk stalls) `record` answers 503, so a search
+or view whose row cannot be kept returns nothing (a change, recorded once done, is answered 503 and its
+row is lost and logged; the writer's error is in /health). A crash (kill -9, power cut)
 loses only rows still queued, those recorded during the commit in flight (milliseconds); a committed row
 survives and the chain stays valid. A clean stop writes every queued row first.
 """
@@ -98,6 +99,7 @@ class AuditTrail:
         try:
             self._queue.put_nowait(entry)
         except queue.Full:
+            log.error("audit queue full: row not kept: %s by %s from %s", action, actor.name, actor.address)
             raise ApiError(
                 503, "the audit trail cannot keep up (is its disk full?)", headers={"Retry-After": "5"}
             ) from None
