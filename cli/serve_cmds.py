@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -71,6 +72,13 @@ def serve(
     ] = None,
     write_key: Annotated[
         list[str] | None, typer.Option(help="API key with write scope, repeatable [auth.write_keys]")
+    ] = None,
+    admin_key: Annotated[
+        list[str] | None, typer.Option(help="API key with admin scope (GET /audit) [auth.admin_keys]")
+    ] = None,
+    keys_file: Annotated[
+        Path | None,
+        typer.Option(help="named keys (person-search keys add), re-read on change [auth.keys_file]"),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="[server.log_level]")] = None,
 ) -> None:

@@ -81,6 +81,8 @@ FLAG_SETTINGS = {
     "max_top_k": "limits.max_top_k",
     "read_key": "auth.read_keys",
     "write_key": "auth.write_keys",
+    "admin_key": "auth.admin_keys",
+    "keys_file": "auth.keys_file",
 }
 
 

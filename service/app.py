@@ -14,7 +14,7 @@ from starlette.types import Scope
 from service.errors import install_error_handlers
 from service.middleware import RequestContextMiddleware
 from service.openapi import install_openapi
-from service.routes import alerts, cameras, export, gallery, ops, search, tracks, watchlists, web
+from service.routes import alerts, audit, cameras, export, gallery, ops, search, tracks, watchlists, web
 from service.runtime import Runtime
 from service.schemas import ErrorBody
 from service.settings import Settings
@@ -24,7 +24,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in {
         400: "malformed request: a body that is not JSON or multipart, an image that does not decode",
         401: "X-API-Key missing or unknown",
-        403: "X-API-Key lacks the scope",
+        403: "X-API-Key lacks the scope (read < write < admin)",
         404: "no such item (or route)",
         409: "the gallery was built with another model; or a camera of that name exists",
         413: "too large: bytes, files or pixels",
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     form_limits = {"max_files": limits.max_files, "max_fields": 16, "max_part_size": limits.max_json_bytes}
     app.include_router(search.router)
     app.include_router(ops.router)
+    app.include_router(audit.router)
     if settings.server.role == "edge":  # a hub has no gallery: uploads and images live on the sites
         app.include_router(gallery.router, form_limits=form_limits)  # type: ignore[arg-type]
         app.include_router(cameras.router)

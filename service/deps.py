@@ -1,17 +1,18 @@
-"""FastAPI dependencies: the runtime, and API-key checks for the read and write scopes."""
+"""FastAPI dependencies: the runtime, and API-key checks for the read, write and admin scopes, each of
+which resolves the request's actor (request.state.actor, for the audit trail) and audits a refusal."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
-from pydantic import SecretStr
 
+from service.audit import Action
 from service.errors import ApiError
+from service.keys import ANONYMOUS, Actor, KeyDenied
+from service.keys_file import Scope, hash_key
 from service.runtime import Runtime
-from service.settings import AuthSettings
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="needed only when the server is configured with keys"
@@ -28,35 +29,55 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ApiKey = Annotated[str | None, Security(api_key_header)]
 
 
-def _matches(key: str, keys: list[SecretStr]) -> bool:
-    """Constant-time membership test."""
-    return any(hmac.compare_digest(key.encode(), k.get_secret_value().encode()) for k in keys)
+def _address(request: Request) -> str | None:
+    """The client's address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+    return request.client.host if request.client else None
 
 
-def check_key(auth: AuthSettings, key: str | None, write: bool) -> None:
-    """A scope with no keys is open; write keys also read. Missing or unknown -> 401, wrong scope -> 403."""
-    needed = auth.write_keys if write else [*auth.read_keys, *auth.write_keys]
-    if not (auth.write_keys if write else auth.read_keys):
-        return
-    scope = "write" if write else "read"
-    if not key:
-        raise ApiError(401, f"this endpoint needs an X-API-Key with {scope} access", field="X-API-Key")
-    if _matches(key, needed):
-        return
-    if _matches(key, [*auth.read_keys, *auth.write_keys]):
-        raise ApiError(403, f"this X-API-Key has no {scope} access", field="X-API-Key")
-    raise ApiError(401, "unknown X-API-Key", field="X-API-Key")
+def authorize(runtime: Runtime, request: Request, key: str | None, needed: Scope) -> Actor:
+    """The actor a request acts as; a refused key is audited, then answered 401 or 403."""
+    try:
+        named = runtime.keys.authorize(key, needed)
+    except KeyDenied as denied:
+        details: dict[str, object] = {
+            "reason": denied.reason,
+            "needed": str(needed),
+            "method": request.method,
+            "path": request.url.path,
+        }
+        if denied.reason == "unknown" and key:  # a removed key's stored hash starts so
+            details["key_sha256_prefix"] = hash_key(key)[:12]
+        runtime.audit.record(Action.AUTH_DENIED, Actor(denied.name or ANONYMOUS, _address(request)), details)
+        raise ApiError(denied.status, str(denied), field="X-API-Key") from None
+    actor = (
+        Actor(named.name, _address(request), named.scope) if named else Actor(ANONYMOUS, _address(request))
+    )
+    request.state.actor = actor
+    return actor
 
 
-async def require_read(runtime: RuntimeDep, key: ApiKey = None) -> None:
-    """Allow reading the gallery and searching."""
-    check_key(runtime.settings.auth, key, write=False)
+async def require_read(request: Request, runtime: RuntimeDep, key: ApiKey = None) -> Actor:
+    """Allow reading the gallery, searching and exporting."""
+    return authorize(runtime, request, key, Scope.READ)
 
 
-async def require_write(runtime: RuntimeDep, key: ApiKey = None) -> None:
-    """Allow uploading and deleting."""
-    check_key(runtime.settings.auth, key, write=True)
+async def require_write(request: Request, runtime: RuntimeDep, key: ApiKey = None) -> Actor:
+    """Allow uploading, deleting, and changing cameras and watchlists."""
+    return authorize(runtime, request, key, Scope.WRITE)
+
+
+async def require_admin(request: Request, runtime: RuntimeDep, key: ApiKey = None) -> Actor:
+    """Allow reading the audit trail."""
+    return authorize(runtime, request, key, Scope.ADMIN)
+
+
+async def current_actor(request: Request) -> Actor:
+    """The actor the route's access dependency resolved (anonymous on a route that has none)."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return actor if actor is not None else Actor(ANONYMOUS, _address(request))
 
 
 ReadAccess = Depends(require_read)
 WriteAccess = Depends(require_write)
+AdminAccess = Depends(require_admin)
+ActorDep = Annotated[Actor, Depends(current_actor)]

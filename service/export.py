@@ -1,7 +1,7 @@
 """Evidence export: a result set or chosen tracks as a ZIP of crops, frames with boxes and a manifest.
 
 The manifest (JSON and CSV) says what was asked (query, filters, example), who asked (the API key's
-fingerprint, never the key) and when, and for every hit its camera, time, score, track and sha256, so
+name, never the key) and when, and for every hit its camera, time, score, track and sha256, so
 each file in the archive can be checked against it.
 """
 

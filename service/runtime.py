@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from engine import Encoder
 from engine.graph_io import Tower
 from service.alert_feed import AlertFeed
+from service.audit import AuditTrail, audit_path
 from service.camera_metrics import bind_cameras
 from service.components import detector_from_settings, encoder_from_settings, gallery_from_settings
 from service.errors import ApiError, mismatch_message
+from service.keys import KeyRing
 from service.latency import LatencyTracker
 from service.metrics import Metrics
 from service.settings import CameraSettings, Settings
@@ -52,6 +54,8 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics, self.latency = Metrics(), LatencyTracker()
+        self.keys = KeyRing(settings.auth)
+        self.audit = AuditTrail(audit_path(settings), settings.audit.queue_size)
         self.phase: Phase = Phase.STARTING
         self.error: str | None = None
         self.encoder: Encoder | None = None
@@ -72,7 +76,8 @@ class Runtime:
         )
 
     def start(self) -> None:
-        """Begin loading and warm-up in a worker thread; the server answers meanwhile."""
+        """Open the audit trail (a failure stops start-up), then load and warm up in a worker thread."""
+        self.audit.open()
         self._task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._load))
 
     async def stop(self) -> None:
@@ -94,6 +99,7 @@ class Runtime:
             await asyncio.to_thread(self.replicator.stop)
         if self.gallery is not None:
             await asyncio.to_thread(self.gallery.close)
+        await asyncio.to_thread(self.audit.stop)
 
     def _load(self) -> None:
         """Load the encoder, open the gallery, warm up; record failures instead of raising."""
@@ -261,6 +267,7 @@ class Runtime:
             "detector": self.cameras.describe_detector() if self.cameras is not None else None,
             "alerts": self.alerts.status() if self.alerts is not None else None,
             "frigate": self.frigate.status() if self.frigate is not None else None,
+            "audit": self.audit.status(),
             "uptime_s": round(time.monotonic() - self.started, 3),
             "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
             "error": self.error,

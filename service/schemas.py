@@ -382,6 +382,9 @@ class Health(BaseModel):
         default=None, description="edge: watchlists, alerts, crops scored, and each delivery sink's backlog"
     )
     frigate: dict[str, Any] | None = Field(default=None, description="the Frigate connector, when on")
+    audit: dict[str, Any] | None = Field(
+        default=None, description="the audit trail: enabled, file, backlog, rows written, last write error"
+    )
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")
     error: str | None = None

@@ -255,12 +255,32 @@ class LimitSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    """Optional API keys (X-API-Key). Write keys also read. No read keys: reads are open."""
+    """API keys (X-API-Key): named ones in a keys file, and unnamed keys here (read-1, write-1, admin-1, ...).
+
+    With a keys file every scope needs a key; without one, a scope with no key of its own or above is open
+    (no read keys: reads are open; the audit trail is open only while no key is set; see service.keys).
+    """
 
     read_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     write_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    keys_file: Path | None = Field(
+        default=None, description="named keys with read, write or admin scope (person-search keys add)"
+    )
 
-    _split = field_validator("read_keys", "write_keys", mode="before")(_split_list)
+    _split = field_validator("read_keys", "write_keys", "admin_keys", mode="before")(_split_list)
+
+
+class AuditSettings(BaseModel):
+    """The hash-chained audit trail of searches, views, exports and changes."""
+
+    enabled: bool = Field(default=True, description="record the audit trail (needs a data dir or a file)")
+    file: Path | None = Field(
+        default=None, description="the trail's SQLite file; None: data_dir/audit.sqlite3"
+    )
+    queue_size: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="rows waiting for the writer; when full, 503"
+    )
 
 
 class ServerSettings(BaseModel):
@@ -293,6 +313,7 @@ class Settings(BaseSettings):
     batching: BatchingSettings = BatchingSettings()
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
+    audit: AuditSettings = AuditSettings()
     server: ServerSettings = ServerSettings()
     fleet: FleetSettings = FleetSettings()
     cameras: CameraSettings = CameraSettings()

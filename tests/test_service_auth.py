@@ -1,4 +1,4 @@
-"""API keys with read and write scopes, and CORS when configured."""
+"""API keys from the settings with read, write and admin scopes, and CORS when configured."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def client(micro_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     settings = live_settings(
         micro_bundle,
         tmp_path_factory.mktemp("gallery"),
-        auth={"read_keys": ["reader-key"], "write_keys": ["writer-key"]},
+        auth={"read_keys": ["reader-key"], "write_keys": ["writer-key"], "admin_keys": ["admin-key"]},
         server={"cors_origins": ["http://console.example"]},
     )
     with LiveServer(settings) as live, live.client() as http:
@@ -47,6 +47,17 @@ def test_writes_need_a_write_key(client: httpx.Client) -> None:
     image = client.get(f"/gallery/{item_id}/image", headers={"X-API-Key": "reader-key"})
     assert image.status_code == 200 and image.content == crop_bytes(7)
     assert client.delete(f"/gallery/{item_id}", headers={"X-API-Key": "writer-key"}).json()["deleted"]
+
+
+def test_only_an_admin_key_reads_the_audit_trail(client: httpx.Client) -> None:
+    assert_error_shape(client.get("/audit"), 401)
+    for key in ("reader-key", "writer-key"):
+        assert_error_shape(client.get("/audit", headers={"X-API-Key": key}), 403)
+    answer = client.get("/audit", params={"action": "auth.denied"}, headers={"X-API-Key": "admin-key"})
+    assert answer.status_code == 200 and answer.json()["count"] >= 3  # the refusals just made
+    assert {row["actor"] for row in answer.json()["rows"]} >= {"anonymous", "read-1", "write-1"}
+    for key in ("admin-key", "writer-key"):  # admin includes write and read
+        assert client.post("/search", json={"text": "a coat"}, headers={"X-API-Key": key}).status_code == 200
 
 
 def test_health_metrics_and_page_stay_open(client: httpx.Client) -> None:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
 from index.streams import StreamConfig
-from service.deps import ReadAccess, RuntimeDep, WriteAccess
+from service.audit import Action
+from service.deps import ActorDep, ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
 from service.schemas import CameraIn, CameraPublic, CameraRemoved
 
@@ -17,7 +18,7 @@ CameraName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", d
 
 
 @router.post("", response_model=CameraPublic, status_code=201, dependencies=[WriteAccess])
-async def add_camera(runtime: RuntimeDep, camera: CameraIn) -> CameraPublic:
+async def add_camera(runtime: RuntimeDep, actor: ActorDep, camera: CameraIn) -> CameraPublic:
     """Start reading a network camera (rtsp, rtsps, http, https) and keep it across restarts."""
     manager = runtime.camera_manager()
     config = StreamConfig(camera.name, camera.url, camera.fps, camera.enabled)
@@ -27,6 +28,7 @@ async def add_camera(runtime: RuntimeDep, camera: CameraIn) -> CameraPublic:
         raise ApiError(409, f"a camera named {camera.name!r} exists; DELETE it first", field="name") from exc
     except OverflowError as exc:
         raise ApiError(422, str(exc), field="name") from exc
+    runtime.audit.record(Action.CAMERA_CREATE, actor, {"name": camera.name, "url": status["url"]})
     return CameraPublic(**status)
 
 
@@ -38,9 +40,10 @@ async def list_cameras(runtime: RuntimeDep) -> list[CameraPublic]:
 
 
 @router.delete("/{name}", response_model=CameraRemoved, dependencies=[WriteAccess])
-async def remove_camera(runtime: RuntimeDep, name: CameraName) -> CameraRemoved:
+async def remove_camera(runtime: RuntimeDep, actor: ActorDep, name: CameraName) -> CameraRemoved:
     """Stop reading a camera and forget it; the crops it stored stay in the gallery."""
     manager = runtime.camera_manager(require_detector=False)
     if not await run_in_threadpool(manager.remove, name):
         raise ApiError(404, f"no camera named {name!r}", field="name")
+    runtime.audit.record(Action.CAMERA_DELETE, actor, {"name": name})
     return CameraRemoved(name=name, removed=True)

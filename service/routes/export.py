@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.deps import ApiKey, ReadAccess, RuntimeDep
+from service.audit import Action
+from service.audit_details import export_details
+from service.deps import ActorDep, ReadAccess, RuntimeDep
 from service.errors import ApiError
 from service.export import ExportEntry, build_zip
 from service.schemas import ExportRequest
@@ -17,21 +18,18 @@ from service.search_flow import run_search
 router = APIRouter(tags=["export"], dependencies=[ReadAccess])
 
 
-def requester(key: str | None, request: Request) -> dict[str, object]:
-    """Who asked: a fingerprint of their API key (never the key itself) and their address."""
-    who = f"key:{hashlib.sha256(key.encode()).hexdigest()[:12]}" if key else "anonymous"
-    return {"exported_by": who, "from": request.client.host if request.client else None}
-
-
 @router.post(
     "/export",
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "crops, frames, manifest"}},
 )
-async def export(runtime: RuntimeDep, body: ExportRequest, request: Request, key: ApiKey = None) -> Response:
+async def export(runtime: RuntimeDep, body: ExportRequest, actor: ActorDep) -> Response:
     """A ZIP of crops, their frames with boxes drawn, and manifest.json / manifest.csv."""
     _, _, gallery = runtime.parts()
-    asked: dict[str, object] = requester(key, request)
+    asked: dict[str, object] = {
+        "exported_by": actor.name,
+        "from": actor.address,
+    }  # the key's name, never the key
     if body.search is not None:
         results = await run_search(runtime, body.search)
         found = await run_in_threadpool(lambda: [gallery.get(m.item.id) for m in results.matches])
@@ -55,6 +53,7 @@ async def export(runtime: RuntimeDep, body: ExportRequest, request: Request, key
     if not entries:
         raise ApiError(404, "nothing to export: no such items or tracks, or no matches", field="body")
     archive = await run_in_threadpool(build_zip, gallery, entries, asked)
+    runtime.audit.record(Action.EXPORT, actor, export_details(asked, entries, archive))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     headers = {"Content-Disposition": f'attachment; filename="person-search-evidence-{stamp}.zip"'}
     return Response(archive, media_type="application/zip", headers=headers)

@@ -11,7 +11,8 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from index.metadata import MAX_DEPTH, check_metadata
-from service.deps import ReadAccess, RuntimeDep, WriteAccess
+from service.audit import Action
+from service.deps import ActorDep, ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
 from service.evidence import frame_with_box
 from service.ingest import Upload, ingest
@@ -121,7 +122,7 @@ async def get_item(runtime: RuntimeDep, item_id: ItemId) -> GalleryItemPublic:
         200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "the stored image bytes"}
     },
 )
-async def get_image(runtime: RuntimeDep, item_id: ItemId) -> FileResponse:
+async def get_image(runtime: RuntimeDep, actor: ActorDep, item_id: ItemId) -> FileResponse:
     """The stored image, as uploaded; served only from inside the data directory."""
     _, _, gallery = runtime.parts()
     path = await run_in_threadpool(gallery.image_file, item_id)
@@ -132,6 +133,7 @@ async def get_image(runtime: RuntimeDep, item_id: ItemId) -> FileResponse:
         fmt = sniff_format(handle.read(16))
     media_type = MEDIA_TYPES[fmt] if fmt else "application/octet-stream"
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"}
+    runtime.audit.record(Action.VIEW_IMAGE, actor, {"item_id": item_id})
     return FileResponse(path.resolve(), media_type=media_type, headers=headers)
 
 
@@ -143,6 +145,7 @@ async def get_image(runtime: RuntimeDep, item_id: ItemId) -> FileResponse:
 )
 async def get_frame(
     runtime: RuntimeDep,
+    actor: ActorDep,
     item_id: ItemId,
     box: Annotated[bool, Query(description="draw the crop's box on the frame")] = True,
 ) -> Response:
@@ -154,13 +157,15 @@ async def get_frame(
         raise ApiError(404, f"no evidence frame for gallery item {item_id}", field="item_id")
     jpeg = await run_in_threadpool(frame_with_box, path, item.meta.box if box else None)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"}
+    runtime.audit.record(Action.VIEW_FRAME, actor, {"item_id": item_id, "box": box})
     return Response(jpeg, media_type="image/jpeg", headers=headers)
 
 
 @router.delete("/{item_id}", response_model=Deleted, dependencies=[WriteAccess])
-async def delete_item(runtime: RuntimeDep, item_id: ItemId) -> Deleted:
+async def delete_item(runtime: RuntimeDep, actor: ActorDep, item_id: ItemId) -> Deleted:
     """Remove an item and its image."""
     _, _, gallery = runtime.parts()
     if not await run_in_threadpool(gallery.delete, item_id):
         raise ApiError(404, f"no gallery item {item_id}", field="item_id")
+    runtime.audit.record(Action.GALLERY_DELETE, actor, {"item_id": item_id})
     return Deleted(id=item_id, deleted=True)

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from service.deps import ReadAccess, RuntimeDep
+from service.audit import Action
+from service.audit_details import search_details
+from service.deps import ActorDep, ReadAccess, RuntimeDep
 from service.errors import ApiError
 from service.schemas import TEXT_CAP, TOP_K_CAP, LikeIn, SearchFiltersIn, SearchRequest, SearchResults
 from service.search_flow import run_search
@@ -75,17 +77,22 @@ async def _multipart(runtime: RuntimeDep, request: Request) -> tuple[SearchReque
 
 
 @router.post("/search", response_model=SearchResults, openapi_extra=BODY_DOC)
-async def search(runtime: RuntimeDep, request: Request) -> Response:
+async def search(runtime: RuntimeDep, request: Request, actor: ActorDep) -> Response:
     """Rank gallery crops (or person tracks) by a description, an example, or both."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         body, image = await _multipart(runtime, request)
-        return _json(await run_search(runtime, body, image))
-    return _json(await run_search(runtime, _parse(await request.body(), "body")))
+        results = await run_search(runtime, body, image)
+    else:
+        body = _parse(await request.body(), "body")
+        results = await run_search(runtime, body)
+    runtime.audit.record(Action.SEARCH, actor, search_details(body, results))
+    return _json(results)
 
 
 @router.get("/search", response_model=SearchResults)
 async def search_get(
     runtime: RuntimeDep,
+    actor: ActorDep,
     q: Annotated[
         str | None,
         Query(min_length=1, max_length=TEXT_CAP, description="the description", examples=["red jacket"]),
@@ -107,4 +114,6 @@ async def search_get(
     if like_item is not None or like_track is not None:
         fields["like"] = LikeIn(item_id=like_item, track_id=like_track)
     body = SearchRequest(**fields, group_by=group_by, order=order)
-    return _json(await run_search(runtime, body))
+    results = await run_search(runtime, body)
+    runtime.audit.record(Action.SEARCH, actor, search_details(body, results))
+    return _json(results)

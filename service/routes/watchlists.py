@@ -9,7 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from service.alert_schemas import WatchlistDeleted, WatchlistIn, WatchlistPublic
 from service.alert_views import watchlist_public
-from service.deps import ReadAccess, RuntimeDep, WriteAccess
+from service.audit import Action
+from service.audit_details import watchlist_details
+from service.deps import ActorDep, ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
 from service.watchlist_input import watchlist_spec
 
@@ -44,7 +46,7 @@ BODY = {
     dependencies=[WriteAccess],
     openapi_extra=BODY,
 )
-async def create_watchlist(runtime: RuntimeDep, request: Request) -> WatchlistPublic:
+async def create_watchlist(runtime: RuntimeDep, request: Request, actor: ActorDep) -> WatchlistPublic:
     """Watch for a person: JSON {name, text | item_id, cameras?, sensitivity?, webhook_url?}, or
     multipart with an `image` file instead of text."""
     engine = runtime.alert_engine()
@@ -52,7 +54,9 @@ async def create_watchlist(runtime: RuntimeDep, request: Request) -> WatchlistPu
         raise ApiError(422, f"this service keeps at most {runtime.settings.alerts.max_watchlists} watchlists")
     spec = await watchlist_spec(runtime, request)
     stored = await run_in_threadpool(engine.add_watchlist, spec)
-    return watchlist_public(stored, engine.model_id)
+    shown = watchlist_public(stored, engine.model_id)
+    runtime.audit.record(Action.WATCHLIST_CREATE, actor, watchlist_details(shown))
+    return shown
 
 
 @router.get("", response_model=list[WatchlistPublic], dependencies=[ReadAccess])
@@ -73,11 +77,14 @@ async def get_watchlist(runtime: RuntimeDep, watchlist_id: WatchlistId) -> Watch
 
 
 @router.delete("/{watchlist_id}", response_model=WatchlistDeleted, dependencies=[WriteAccess])
-async def delete_watchlist(runtime: RuntimeDep, watchlist_id: WatchlistId) -> WatchlistDeleted:
+async def delete_watchlist(
+    runtime: RuntimeDep, actor: ActorDep, watchlist_id: WatchlistId
+) -> WatchlistDeleted:
     """Stop watching; the alerts it raised stay in the history."""
     engine = runtime.alert_engine()
     if not await run_in_threadpool(engine.delete_watchlist, watchlist_id):
         raise ApiError(404, f"no watchlist {watchlist_id}", field="watchlist_id")
+    runtime.audit.record(Action.WATCHLIST_DELETE, actor, {"watchlist_id": watchlist_id})
     return WatchlistDeleted(id=watchlist_id, deleted=True)
 
 
