@@ -115,7 +115,7 @@ def test_reindex_loads_the_encoder_at_the_precision_asked(
 
 
 def test_search_by_example_image(folder: Path, tmp_path: Path, micro_bundle: Path) -> None:
-    """An example crop finds itself first (cosine 1); mixed with text it still ranks it; bad input is named."""
+    """An example crop finds itself first (cosine 1), mixed with text too; bad input is named."""
     data = tmp_path / "gallery"
     invoke("ingest", folder, "--model", micro_bundle, "--data", data)
     example = folder / "p3.png"
