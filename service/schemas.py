@@ -382,6 +382,11 @@ class Health(BaseModel):
         default=None, description="edge: watchlists, alerts, crops scored, and each delivery sink's backlog"
     )
     frigate: dict[str, Any] | None = Field(default=None, description="the Frigate connector, when on")
+    retention: dict[str, Any] | None = Field(
+        default=None,
+        description="edge: the retention policy, the oldest item's age, the next purge, the last purge's "
+        "counts, and the legal holds in force",
+    )
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")
     error: str | None = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from service.callers import caller_id
 from service.deps import ApiKey, ReadAccess, RuntimeDep
 from service.errors import ApiError
 from service.export import ExportEntry, build_zip
@@ -19,8 +19,7 @@ router = APIRouter(tags=["export"], dependencies=[ReadAccess])
 
 def requester(key: str | None, request: Request) -> dict[str, object]:
     """Who asked: a fingerprint of their API key (never the key itself) and their address."""
-    who = f"key:{hashlib.sha256(key.encode()).hexdigest()[:12]}" if key else "anonymous"
-    return {"exported_by": who, "from": request.client.host if request.client else None}
+    return {"exported_by": caller_id(key), "from": request.client.host if request.client else None}
 
 
 @router.post(
