@@ -35,6 +35,7 @@ class Group(StrEnum):
     INDEX = "index"
     SERVICE = "service"
     MEMORY = "memory"
+    CAMERAS = "cameras"
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Bench:
     module: str
     params: dict[Mode, dict[str, Any]]
     # "bundles": run() gets workdir=<shared>/bundles (exported bundles, kept); "scratch": a folder removed
-    # after the run, holding a link to <shared>/bundles (bench.memory writes galleries beside its bundles)
+    # after the run, holding a link to <shared>/bundles (bench.memory writes galleries beside its bundles);
+    # "cameras": workdir=<shared>/cameras (scenes, the demo detector and CLIP, kept: training takes minutes)
     workdir: str | None = None
     clocked: bool = False  # run() takes clock= and threads= (the engine benchmarks)
 
@@ -57,6 +59,8 @@ class Bench:
             kwargs.update(clock=str(clock), threads=1)  # CPU time sums threads, so one thread
         if self.workdir == "bundles":
             kwargs["workdir"] = shared / "bundles"
+        elif self.workdir == "cameras":
+            kwargs["workdir"] = str(shared / "cameras")
         elif self.workdir == "scratch":
             kwargs["workdir"] = str(shared / f"scratch-{self.name}")
         return kwargs
@@ -65,6 +69,9 @@ class Bench:
 TINY, VIT = "PS-Tiny", "ViT-B-16"  # the demo model; the default real backbone (seeded random weights)
 Q, D, F = Mode.QUICK, Mode.DEFAULT, Mode.FULL
 EXACT = ("Flat", "SQfp16", "SQ8")  # structures cheap to build at 1M on 2 cores
+# quick: a few seconds of small video, untrained tiny models (the ground truth as the detector for crops)
+SMOKE_VIDEO = {"cameras": 1, "seconds": 8.0, "fps": 10, "seed": 0, "size": (120, 208)}
+SMOKE_SCENES = {"cameras": 2, "seconds": 6.0, "fps": 10, "seed": 0, "size": (180, 320)}
 
 PLAN: tuple[Bench, ...] = (
     Bench("engine_throughput", Group.ENGINE, "bench.engine_throughput", {
@@ -132,6 +139,21 @@ PLAN: tuple[Bench, ...] = (
     Bench("memory", Group.MEMORY, "bench.memory", {
         Q: {"archs": (TINY,)}, D: {"archs": (TINY, VIT)}, F: {"archs": (TINY, VIT)},
     }, "scratch"),
+    Bench("camera_pipeline", Group.CAMERAS, "bench.camera_pipeline", {
+        Q: {"video": SMOKE_VIDEO, "detector_threads": (1,), "repeats": 1, "trained": False},
+        D: {"repeats": 3}, F: {"repeats": 5},
+    }, "cameras"),
+    Bench("camera_crops", Group.CAMERAS, "bench.camera_crops", {
+        Q: {"scene": SMOKE_SCENES, "detector": "truth", "trained_clip": False}, D: {}, F: {},
+    }, "cameras"),
+    Bench("camera_search", Group.CAMERAS, "bench.camera_search", {
+        Q: {"rounds": 1, "seconds": 2.0, "gallery_size": 200, "arch": "PS-Micro", "video": SMOKE_VIDEO,
+            "trained": False},
+        D: {"rounds": 2, "seconds": 15.0}, F: {"rounds": 3, "seconds": 20.0},
+    }, "cameras"),
+    Bench("camera_streams", Group.CAMERAS, "bench.camera_streams", {
+        Q: {"video": SMOKE_VIDEO, "trained": False}, D: {}, F: {},
+    }, "cameras"),
 )  # fmt: skip
 BY_NAME = {b.name: b for b in PLAN}
 

@@ -13,14 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-Row = dict[str, Any]
+from bench.camera_table import camera_orin_lines, camera_rows
+from bench.rows import Row, result
+from bench.rows import ratio_text as ratio_text  # the tests and other readers use it from here
+from bench.rows import row as _row
+
 GOOD_RECALL = 0.95
-
-
-def result(results: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """One benchmark's result dict, None when it did not run or failed."""
-    record = results.get("benchmarks", {}).get(name, {})
-    return record.get("result") if isinstance(record, dict) else None
 
 
 def index_sizes(benchmarks: dict[str, Any]) -> dict[str, Any] | None:
@@ -35,30 +33,6 @@ def index_sizes(benchmarks: dict[str, Any]) -> dict[str, Any] | None:
     if dim is None:
         return None
     return {"dim": dim, "sizes": [sizes[n] for n in sorted(sizes)]}
-
-
-OPPOSITE = {"faster": "slower", "smaller": "larger"}
-
-
-def ratio_text(factor: float, unit: str) -> str:
-    """'3.20x faster', or '2.50x slower' when the factor is below 1 (never '0.40x faster')."""
-    if unit in OPPOSITE and factor < 1:
-        return f"{1 / factor:.2f}x {OPPOSITE[unit]}"
-    return f"{factor:.2f}x {unit}"
-
-
-def _row(
-    what: str, ours: str, baseline: str, factor: float | None, unit: str = "faster", group: str = ""
-) -> Row:
-    """A headline row; factor None for a figure that is not ours-vs-baseline (unit is then the text)."""
-    return {
-        "what": what,
-        "ours": ours,
-        "baseline": baseline,
-        "factor": None if factor is None else round(factor, 2),
-        "ratio": unit if factor is None else ratio_text(factor, unit),
-        "group": group,
-    }
 
 
 def throughput_rows(throughput: dict[str, Any], precisions: tuple[str, ...]) -> list[Row]:
@@ -243,7 +217,7 @@ def fleet_rows(results: dict[str, Any]) -> list[Row]:
 
 
 Section = Callable[[dict[str, Any]], list[Row]]
-SECTIONS: tuple[Section, ...] = (engine_rows, index_rows, service_rows, memory_rows, fleet_rows)
+SECTIONS: tuple[Section, ...] = (engine_rows, index_rows, service_rows, memory_rows, fleet_rows, camera_rows)
 
 
 def headline(results: dict[str, Any]) -> list[Row]:
@@ -310,7 +284,7 @@ def markdown(results: dict[str, Any]) -> str:
     failed = {k: v["error"] for k, v in results.get("benchmarks", {}).items() if "error" in v}
     if failed:
         lines += ["", "Did not complete: " + "; ".join(f"{k} ({e})" for k, e in failed.items())]
-    return "\n".join(lines + orin_lines(results.get("orin_estimate")))
+    return "\n".join(lines + orin_lines(results.get("orin_estimate")) + camera_orin_lines(results))
 
 
 if __name__ == "__main__":

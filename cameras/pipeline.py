@@ -1,8 +1,10 @@
 """One camera end to end: read frames, detect people in batches, track them, hand finished tracks on.
 
-Decoding runs in its own thread ahead of detection (a short queue between them), so the slower of the
-two sets the pace. A network stream that drops is reopened with capped exponential backoff; a file or
-a folder is read once, and its open tracks are handed on when it ends.
+Decoding runs in its own thread ahead of detection, and tracking (with crop choice and the sink) in its
+own thread behind it (a short queue between each), so the slowest stage alone sets the pace: on the
+detector's thread tracking would add its cost to every frame's detection. A network stream that drops
+is reopened with capped exponential backoff; a file or a folder is read once, and its open tracks are
+handed on when it ends.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from cameras.sources import SourceError, SourceKind, SourceOptions, kind_of, read
 from cameras.tracking import CameraTracker, TrackingOptions, TrackObserver
-from cameras.types import Frame, PersonDetector, Track
+from cameras.types import Boxes, Frame, PersonDetector, Track
 
 log = logging.getLogger(__name__)
 TrackSink = Callable[[Track], object]  # its return value is not used
@@ -60,10 +63,11 @@ def _rate(times: deque[float]) -> float:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a camera runs: detector batch, read-ahead, reconnect backoff."""
+    """How a camera runs: detector batch, read-ahead, detected batches waiting for the tracker, backoff."""
 
     batch: int = 4
     read_ahead: int = 16
+    track_ahead: int = 4
     min_backoff_s: float = 0.5
     max_backoff_s: float = 30.0
 
@@ -108,6 +112,10 @@ class CameraRunner:
                     seen = 0
                 if self.kind is not SourceKind.NETWORK:
                     return
+                # The stream ended or dropped: its open tracks end too (a reconnect is a new timeline,
+                # and frames replayed after it are skipped, so nothing would ever close them).
+                self._hand_on(self.tracker.flush())
+                self.stats.open_tracks = 0
                 backoff = (
                     self.run_options.min_backoff_s
                     if seen
@@ -122,19 +130,15 @@ class CameraRunner:
     def _pass(self, stop: threading.Event) -> int:
         """One connection (or one read of a file): frames through detection and tracking; frames seen."""
         frames: queue.Queue[object] = queue.Queue(self.run_options.read_ahead)
+        detected: queue.Queue[object] = queue.Queue(self.run_options.track_ahead)
         failure: list[BaseException] = []
         halt = threading.Event()
-        reader = threading.Thread(
-            target=self._read,
-            args=(frames, failure, (stop, halt)),
-            name=f"camera-{self.name}-read",
-            daemon=True,
-        )
-        reader.start()
+        reader = self._thread("read", self._read, frames, failure, (stop, halt))
+        tracker = self._thread("track", self._track, detected, failure, halt)
         seen = 0
         try:
             for batch in self._batches(frames):
-                self._detect(batch)
+                detected.put((batch, self.detector.detect([f.pixels for f in batch])))
                 seen += len(batch)
         except BaseException:
             halt.set()  # the reader stops at its next frame; drain so it is never stuck on a full queue
@@ -142,10 +146,19 @@ class CameraRunner:
                 with contextlib.suppress(queue.Empty):
                     frames.get(timeout=0.1)
             raise
+        finally:
+            detected.put(_END)  # the tracker finishes what was detected, then ends
+            tracker.join()
         reader.join()
         if failure:
             raise failure[0]
         return seen
+
+    def _thread(self, role: str, target: Callable[..., None], *args: object) -> threading.Thread:
+        """A started daemon thread of this camera."""
+        thread = threading.Thread(target=target, args=args, name=f"camera-{self.name}-{role}", daemon=True)
+        thread.start()
+        return thread
 
     def _read(
         self, out: queue.Queue[object], failure: list[BaseException], stops: tuple[threading.Event, ...]
@@ -214,14 +227,24 @@ class CameraRunner:
                 batch.append(nxt)
             yield batch  # type: ignore[misc]
 
-    def _detect(self, batch: list[Frame]) -> None:
-        """Detect people in a batch of frames and advance the tracker frame by frame."""
-        boxes = self.detector.detect([f.pixels for f in batch])
-        for frame, found in zip(batch, boxes, strict=True):
-            self._hand_on(self.tracker.update(frame, found))
-            self.stats.frames_out += 1
-            self.stats.processed_at.append(time.monotonic())
-        self.stats.open_tracks = self.tracker.open_tracks
+    def _track(
+        self, detected: queue.Queue[object], failure: list[BaseException], halt: threading.Event
+    ) -> None:
+        """Tracker thread: advance the tracker frame by frame, hand finished tracks on; after a failure
+        (recorded, and the reader halted) it only drains, so detection never waits on it."""
+        while (item := detected.get()) is not _END:
+            if halt.is_set() and failure:
+                continue
+            batch, boxes = cast(tuple[list[Frame], list[Boxes]], item)
+            try:
+                for frame, found in zip(batch, boxes, strict=True):
+                    self._hand_on(self.tracker.update(frame, found))
+                    self.stats.frames_out += 1
+                    self.stats.processed_at.append(time.monotonic())
+                self.stats.open_tracks = self.tracker.open_tracks
+            except Exception as err:  # a tracker bug ends the pass with its error, as it did on detection
+                failure.append(err)
+                halt.set()
 
     def _hand_on(self, tracks: list[Track]) -> None:
         """Give finished tracks to the sink; a sink failure is recorded, not fatal to the camera."""

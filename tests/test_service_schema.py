@@ -79,7 +79,9 @@ def test_generated_requests_get_no_server_errors(live: LiveServer) -> None:
 @pytest.mark.slow
 def test_linked_sequences_get_no_server_errors(live: LiveServer) -> None:
     """The stateful phase: upload -> get, image, delete -> get again, following the schema's links."""
-    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    # The gallery's links only: with every operation, sequences spread over cameras and watchlists
+    # and a derandomized run may never follow upload -> get.
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json").include(path_regex="^/gallery")
     upload = schema["/gallery"]["POST"]
     calls: Counter[tuple[str, str, int]] = Counter()
 
