@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.errors import SetChangedError, UnknownIdsError
-from index.holds import held_among
+from index.holds import holds_on
 from index.receipts import Receipt, ReceiptStore, StoredPreview
 from index.removal import OnHold
 from index.types import GalleryItem
@@ -110,9 +110,9 @@ def select(gallery: Gallery, selector: Selector, cap: int, strict: bool = True) 
     return [Match(rows[i][0], chosen[i]) for i in sorted(rows)]
 
 
-def held(gallery: Gallery, matches: Sequence[Match]) -> list[int]:
-    """The matches a legal hold covers (an erasure of them is refused)."""
-    return sorted(held_among(gallery.records.conn(), [m.item.id for m in matches]))
+def holding(gallery: Gallery, matches: Sequence[Match]) -> dict[int, list[int]]:
+    """Active hold id -> the matches it covers (an erasure of them is refused until it is released)."""
+    return holds_on(gallery.records.conn(), [m.item.id for m in matches])
 
 
 def preview(

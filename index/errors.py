@@ -34,11 +34,13 @@ class SnapshotError(ValueError):
 
 
 class HeldError(RuntimeError):
-    """Items a legal hold covers cannot be removed until the hold is released; `ids` names them."""
+    """Items a legal hold covers cannot be removed until the hold is released; `ids` names them and
+    `holds` maps each hold that covers some of them to those items."""
 
-    def __init__(self, ids: list[int]) -> None:
-        self.ids = ids
-        super().__init__(f"items on legal hold (release the hold first): {ids}")
+    def __init__(self, ids: list[int], holds: dict[int, list[int]]) -> None:
+        self.ids, self.holds = ids, holds
+        named = "; ".join(f"hold {h} covers items {items}" for h, items in sorted(holds.items()))
+        super().__init__(f"items on legal hold, release the hold first: {named}")
 
 
 class SetChangedError(RuntimeError):

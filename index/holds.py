@@ -72,6 +72,22 @@ def held_among(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
     return held
 
 
+def holds_on(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, builtins.list[int]]:
+    """Active hold id -> which of these items it covers (directly or through the item's track)."""
+    found: dict[int, set[int]] = {}
+    for i in range(0, len(ids), CHUNK):
+        part = [int(x) for x in ids[i : i + CHUNK]]
+        sql = (
+            "SELECT h.id, items.id FROM items JOIN hold_subjects s ON (s.kind = 'item' AND"
+            " s.subject_id = items.id) OR (s.kind = 'track' AND s.subject_id = items.track_id)"
+            " JOIN holds h ON h.id = s.hold_id"
+            f" WHERE h.released_at IS NULL AND items.id IN ({','.join('?' * len(part))})"
+        )
+        for hold_id, item_id in conn.execute(sql, part):
+            found.setdefault(int(hold_id), set()).add(int(item_id))
+    return {h: sorted(items) for h, items in sorted(found.items())}
+
+
 def _missing(conn: sqlite3.Connection, table: str, ids: Iterable[int]) -> list[int]:
     """Which of these ids have no row in `table` (items or tracks)."""
     wanted = sorted(set(ids))

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from index.errors import HeldError, SetChangedError
-from index.holds import held_among
+from index.holds import held_among, holds_on
 from index.outbox import enqueue
 from index.rows import CHUNK
 from index.tracks import drop_empty_tracks
@@ -76,7 +76,7 @@ def remove_rows(
         _check(rows, expect)
     held = sorted(held_among(conn, list(rows)))
     if held and on_hold == OnHold.REFUSE:
-        raise HeldError(held)
+        raise HeldError(held, holds_on(conn, held))
     gone = [i for i in wanted if i in rows and i not in set(held)]
     for i in range(0, len(gone), CHUNK):
         part = gone[i : i + CHUNK]

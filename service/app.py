@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path = scope["path"].rstrip("/")
         if scope["method"] == "POST" and path == "/gallery":
             return limits.max_request_bytes
-        if scope["method"] == "POST" and path in ("/watchlists", "/erasure/preview"):
+        if scope["method"] == "POST" and path in ("/watchlists", "/erasures/preview"):
             return limits.max_file_bytes + limits.max_json_bytes
         return limits.max_json_bytes
 

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from alerts.watchlists import WatchlistStore
 from index import Gallery
-from index.erasure import Match, Selector, held
+from index.erasure import Match, Selector, holding
 from index.receipts import Receipt, StoredPreview
 from service.errors import ApiError
 from service.privacy_schemas import ErasedItem, ErasureItem, ErasurePreview, ErasureReceipt, ErasureRequest
@@ -74,7 +74,8 @@ async def selector(runtime: Runtime, body: ErasureRequest, image: DecodedImage |
 
 def preview_public(gallery: Gallery, stored: StoredPreview, matches: list[Match]) -> ErasurePreview:
     """A stored preview as the API shows it, with holds and the watchlists made from its items."""
-    on_hold = held(gallery, matches)
+    holds = holding(gallery, matches)
+    on_hold = sorted({i for items in holds.values() for i in items})
     ids = [m.item.id for m in matches]
     items = [
         ErasureItem(
@@ -91,6 +92,7 @@ def preview_public(gallery: Gallery, stored: StoredPreview, matches: list[Match]
         count=len(matches),
         items=items,
         held=on_hold,
+        holds=sorted(holds),
         watchlists=WatchlistStore(gallery.records, gallery.dim).made_from(ids),
         selector=json.loads(json.dumps(stored.selector)),
     )

@@ -153,8 +153,9 @@ async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
 
 
 async def _held(request: Request, exc: HeldError) -> JSONResponse:
-    """409 naming the items a legal hold keeps (DELETE /gallery, erasure)."""
-    error = ApiError(409, str(exc), code=ErrorCode.ON_HOLD, field="items", details=list(exc.ids))
+    """409 naming the holds that keep the items (DELETE /gallery, erasure), and which items each keeps."""
+    holds = [{"hold_id": h, "items": items} for h, items in sorted(exc.holds.items())]
+    error = ApiError(409, str(exc), code=ErrorCode.ON_HOLD, field="items", details=holds)
     return error_response(error)
 
 

@@ -91,14 +91,15 @@ class ErasureItem(BaseModel):
 
 
 class ErasurePreview(BaseModel):
-    """What POST /erasure with this token would remove; nothing is removed yet."""
+    """What POST /erasures with this token would remove; nothing is removed yet."""
 
-    token: str | None = Field(description="pass to POST /erasure; None when nothing matches")
+    token: str | None = Field(description="pass to POST /erasures; None when nothing matches")
     digest: str = Field(description="sha256 over 'id:sha256' lines of the set, in id order")
     expires_at: datetime | None
     count: int
     items: list[ErasureItem]
     held: list[int] = Field(description="items on legal hold: the erasure is refused while there are any")
+    holds: list[int] = Field(description="the holds covering them (release with DELETE /holds/{id})")
     watchlists: list[int] = Field(
         description="watchlists made from these items; they keep their own copy of the picture and are "
         "not erased with them (DELETE /watchlists/{id})"
@@ -122,7 +123,7 @@ class ErasedItem(BaseModel):
 
 
 class ErasureReceipt(BaseModel):
-    """What an erasure removed, when and on whose request; kept, and readable at GET /erasure/{id}."""
+    """What an erasure removed, when and on whose request; kept, and readable at GET /erasures/{id}."""
 
     id: str
     erased_at: datetime

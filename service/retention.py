@@ -10,7 +10,7 @@ from alerts.store import forget_items
 from index import Gallery
 from index.purge import Purger
 from index.removal import Removal
-from service.events import Action, EventHook
+from service.events import RETENTION_ACTOR, Action, EventHook
 from service.settings import Settings
 
 
@@ -36,7 +36,7 @@ def start_retention(settings: Settings, gallery: Gallery, on_event: EventHook) -
     def report(why: str, removal: Removal) -> None:
         action = Action.PURGED if why == "retention" else Action.MISSING_FILES
         # AUDIT HOOK: each purge batch (and the rows removed for missing files) is one event
-        on_event(action, {"by": "retention", **removed_details(removal)})
+        on_event(action, RETENTION_ACTOR, removed_details(removal))
 
     purger = Purger(gallery, r.policy(), r.batch_size, r.interval_s, report)
     purger.start()

@@ -153,7 +153,7 @@ class Runtime:
         from service.retention import link_dependents, start_retention
 
         link_dependents(gallery)
-        return start_retention(self.settings, gallery, lambda action, details: self.on_event(action, details))
+        return start_retention(self.settings, gallery, lambda *event: self.on_event(*event))
 
     def _start_frigate(self, gallery: Gallery, towers: Towers) -> FrigateListener | None:
         """Frigate's person events into the gallery, when configured."""

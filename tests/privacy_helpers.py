@@ -12,7 +12,11 @@ import numpy as np
 from service_live import crop_bytes
 
 from index import Gallery, ItemMeta, TrackRef
+from index.fleet import CentralCollection, Replicator
+from index.fleet.replicator import ReplicaTarget
+from index.milvus_conn import connect
 from index.vector_store import VectorStore
+from service.views import site_image_url
 
 DIM, MODEL = 16, "privacy-model"
 _seeds = itertools.count(1000)
@@ -64,3 +68,19 @@ def outbox_deletes(gallery: Gallery) -> set[int]:
     """Item ids with a queued fleet 'delete'."""
     rows = gallery.records.conn().execute("SELECT item_id FROM outbox WHERE op = 'delete'")
     return {r[0] for r in rows}
+
+
+def drain(gallery: Gallery, uri: str, site: str) -> None:
+    """Send every queued fleet change of a site's gallery to the hub at `uri`."""
+
+    def central() -> CentralCollection:
+        return CentralCollection(connect(uri), gallery.model_id, DIM).ensure()
+
+    replicator = Replicator(gallery.records, DIM, ReplicaTarget(site, site_image_url("http://x"), central))
+    while replicator.drain_once():
+        pass
+
+
+def hub(uri: str) -> CentralCollection:
+    """The fleet's central collection of the test model."""
+    return CentralCollection(connect(uri), MODEL, DIM).ensure()

@@ -117,6 +117,8 @@ def test_holds_keep_items_past_retention_until_released(tmp_path: Path) -> None:
         with pytest.raises(HeldError) as refused:
             g.remove([upload, crops[0]], OnHold.REFUSE)
         assert refused.value.ids == [upload, crops[0]] and len(g) == 4
+        assert refused.value.holds == {on_item.id: [upload], on_track.id: [crops[0]]}
+        assert f"hold {on_track.id} covers items [{crops[0]}]" in str(refused.value)
         with pytest.raises(HeldError):
             g.delete(late)
 

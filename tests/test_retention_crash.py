@@ -12,16 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from privacy_helpers import DIM, ago, files_on_disk, open_gallery, outbox_deletes, unit
+from privacy_helpers import DIM, ago, drain, files_on_disk, hub, open_gallery, outbox_deletes, unit
 from service_live import crop_bytes
 
 from index import Gallery, ItemMeta, TrackRef
-from index.fleet import CentralCollection, ReplicaTarget, Replicator
 from index.fleet.lite_server import LiteServer
-from index.milvus_conn import connect
 from index.purge import Purger
 from index.retention import RetentionPolicy
-from service.views import site_image_url
 
 SITE = "crash-purge"
 POLICY_S = 3600.0
@@ -62,8 +59,8 @@ def populate(data: Path, n: int = 300) -> tuple[set[int], set[int]]:
             old.append(stale)
     with open_gallery(data, site=SITE) as g:
         results = g.add(images, unit(7, len(images)), metas, frames)
-    ids = [r.id for r in results]
-    return {i for i, s in zip(ids, old, strict=True) if s}, {i for i, s in zip(ids, old, strict=True) if not s}
+    pairs = list(zip((r.id for r in results), old, strict=True))
+    return {i for i, s in pairs if s}, {i for i, s in pairs if not s}
 
 
 def kill_mid_purge(data: Path, mode: str, rng: random.Random) -> list[str]:
@@ -97,17 +94,6 @@ def kill_mid_purge(data: Path, mode: str, rng: random.Random) -> list[str]:
     return lines
 
 
-def drain(gallery: Gallery, uri: str) -> None:
-    """Send every queued fleet change to the hub."""
-
-    def central() -> CentralCollection:
-        return CentralCollection(connect(uri), gallery.model_id, DIM).ensure()
-
-    replicator = Replicator(gallery.records, DIM, ReplicaTarget(SITE, site_image_url("http://x"), central))
-    while replicator.drain_once():
-        pass
-
-
 def assert_whole(gallery: Gallery, data: Path) -> None:
     """No file without a row, no row without its files, the vectors equal to the rows."""
     assert files_on_disk(data) == gallery.records.image_paths()
@@ -122,14 +108,12 @@ def test_a_killed_purge_resumes_with_no_orphans(tmp_path: Path, milvus: LiteServ
     data = tmp_path / "gallery"
     expired, fresh = populate(data)
     with open_gallery(data, site=SITE) as g:
-        drain(g, milvus.uri)
-    hub = CentralCollection(connect(milvus.uri), "privacy-model", DIM).ensure()
-    assert set(hub.site_ids(SITE).tolist()) == expired | fresh
+        drain(g, milvus.uri, SITE)
+    central = hub(milvus.uri)
+    assert set(central.site_ids(SITE).tolist()) == expired | fresh
 
     for _ in range(2):
         lines = kill_mid_purge(data, mode, rng)
-        rows = set(Gallery.__new__(Gallery).__class__.open(data, "privacy-model", DIM, use_gpu=False).records.ids().tolist()) if False else None
-        del rows
         if mode == "after an unlink":
             assert any(line.startswith("UNLINK") for line in lines)
         with open_gallery(data, site=SITE) as g:  # alone: files of committed batches are swept
@@ -143,5 +127,5 @@ def test_a_killed_purge_resumes_with_no_orphans(tmp_path: Path, milvus: LiteServ
         assert_whole(g, data)
         assert all(g.frame_file(i) is not None for i in fresh)  # frames shared with expired crops stayed
         assert outbox_deletes(g) == expired
-        drain(g, milvus.uri)
-    assert set(hub.site_ids(SITE).tolist()) == fresh
+        drain(g, milvus.uri, SITE)
+    assert set(central.site_ids(SITE).tolist()) == fresh

@@ -22,7 +22,7 @@ from service.errors import ApiError, ErrorCode
 from service.events import Action
 from service.privacy_schemas import ErasureIn, ErasurePreview, ErasureReceipt
 
-router = APIRouter(prefix="/erasure", tags=["privacy"], dependencies=[WriteAccess])
+router = APIRouter(prefix="/erasures", tags=["privacy"], dependencies=[WriteAccess])
 ReceiptId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="receipt id")]
 MULTIPART: dict[str, Any] = {
     "type": "object",
@@ -58,8 +58,8 @@ async def preview_erasure(runtime: RuntimeDep, request: Request, key: ApiKey = N
     except TooManyMatchesError as exc:
         raise ApiError(422, f"min_score: {exc}", field="min_score") from exc
     shown = await run_in_threadpool(preview_public, gallery, *found)
-    details = {"by": caller_id(key), "count": shown.count, "digest": shown.digest, "selector": shown.selector}
-    runtime.on_event(Action.ERASURE_PREVIEWED, details)  # AUDIT HOOK: a preview (nothing removed)
+    details = {"count": shown.count, "digest": shown.digest, "selector": shown.selector}
+    runtime.on_event(Action.ERASURE_PREVIEWED, caller_id(key), details)  # AUDIT HOOK: nothing removed
     return shown
 
 
@@ -80,7 +80,7 @@ async def erase_items(runtime: RuntimeDep, body: ErasureIn, key: ApiKey = None) 
     except TooManyMatchesError as exc:
         raise ApiError(409, f"{exc}; preview again", code=ErrorCode.SET_CHANGED, field="token") from exc
     shown = receipt_public(receipt, runtime.settings.fleet.site_id)
-    runtime.on_event(Action.ERASED, {"by": who, "receipt": shown.model_dump(mode="json")})  # AUDIT HOOK
+    runtime.on_event(Action.ERASED, who, shown.model_dump(mode="json"))  # AUDIT HOOK: the receipt
     return shown
 
 

@@ -43,9 +43,9 @@ async def place_hold(runtime: RuntimeDep, body: HoldIn, key: ApiKey = None) -> H
         )
     except UnknownIdsError as exc:
         raise ApiError(404, str(exc), field=exc.field, details=exc.ids) from exc
-    # AUDIT HOOK: a hold placed
-    runtime.on_event(Action.HOLD_PLACED, {"by": who, "hold": hold_public(hold).model_dump(mode="json")})
-    return hold_public(hold)
+    shown = hold_public(hold)
+    runtime.on_event(Action.HOLD_PLACED, who, shown.model_dump(mode="json"))  # AUDIT HOOK: a hold placed
+    return shown
 
 
 @router.get("", response_model=HoldList)
@@ -82,8 +82,8 @@ async def release_hold(runtime: RuntimeDep, hold_id: HoldId, key: ApiKey = None)
     if not released:
         message = f"hold {hold_id} was released at {hold.released_at}"
         raise ApiError(409, message, code=ErrorCode.CONFLICT, field="hold_id")
-    # AUDIT HOOK: a hold released
-    runtime.on_event(Action.HOLD_RELEASED, {"by": who, "hold": hold_public(hold).model_dump(mode="json")})
+    shown = hold_public(hold)
+    runtime.on_event(Action.HOLD_RELEASED, who, shown.model_dump(mode="json"))  # AUDIT HOOK: released
     if runtime.purger is not None:
         runtime.purger.wake()
-    return hold_public(hold)
+    return shown
