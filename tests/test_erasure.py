@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from privacy_helpers import DIM, add, ago, drain, files_on_disk, hub, open_gallery, outbox_deletes, unit
+from privacy_helpers import add, ago, drain, files_on_disk, hub, open_gallery, outbox_deletes, unit
 
 from index import Gallery
 from index.erasure import PreviewNotFoundError, Selector, TooManyMatchesError, erase, holding, preview

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from privacy_helpers import DIM, ago, drain, files_on_disk, hub, open_gallery, outbox_deletes, unit
+from privacy_helpers import ago, drain, files_on_disk, hub, open_gallery, outbox_deletes, unit
 from service_live import crop_bytes
 
 from index import Gallery, ItemMeta, TrackRef

@@ -20,6 +20,7 @@ from index.fleet.lite_server import LiteServer
 from index.milvus_conn import connect
 
 WRITE, READ, SITE = "write-key-1", "read-key-1", "privacy-edge"
+JSON, PREVIEW = {"content-type": "application/json"}, "/erasures/preview"
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +184,11 @@ def test_holds_and_changes_refuse_an_erasure_with_409(http: httpx.Client) -> Non
         ("post", "/erasures/preview", {"json": {}}, 422, "body"),
         ("post", "/erasures/preview", {"json": {"min_score": 0.5}}, 422, "min_score"),
         ("post", "/erasures/preview", {"json": {"like": {"item_id": 1}}}, 422, "min_score"),
-        ("post", "/erasures/preview", {"json": {"like": {"item_id": 999999}, "min_score": 0.5}}, 404, "like.item_id"),
+        ("post", PREVIEW, {"json": {"like": {"item_id": 10**6}, "min_score": 0}}, 404, "like.item_id"),
         ("post", "/erasures/preview", {"json": {"items": [999999]}}, 404, "items"),
         ("post", "/erasures/preview", {"json": {"items": [1], "everyone": True}}, 422, "everyone"),
         ("post", "/erasures/preview", {"json": {"like": {"item_id": 1}, "min_score": 2}}, 422, "min_score"),
-        ("post", "/erasures/preview", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "body"),
+        ("post", "/erasures/preview", {"content": b"{not json", "headers": JSON}, 400, "body"),
         ("post", "/erasures/preview", {"files": {"request": (None, '{"min_score": 0.9}')}}, 422, "image"),
         ("post", "/erasures", {"json": {}}, 422, "token"),
         ("post", "/erasures", {"json": {"token": "no-such-token"}}, 404, "token"),
