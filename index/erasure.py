@@ -1,5 +1,6 @@
 """Erasure: choose items (by id, by track, or every item like an example above a score), preview them,
-and remove exactly the previewed set, with a receipt.
+and remove exactly the previewed set, with a receipt; then scrub the gallery, so no copy of the erased
+vectors stays in the FAISS snapshot or SQLite's log.
 
 Similarity is scored exactly over every stored embedding (SQLite, the record), never through the
 approximate index: an erasure must find everyone above the score, not the top k. An erasure recomputes
@@ -154,4 +155,5 @@ def erase(gallery: Gallery, store: ReceiptStore, token: str, by: str, cap: int) 
         expect=stored.items,
         also=lambda conn, _ids: store.record(conn, receipt, token),
     )
+    gallery.scrub()
     return receipt

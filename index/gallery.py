@@ -303,6 +303,14 @@ class Gallery(ItemReads):
         """Write an atomic FAISS snapshot that records the rows it covers."""
         self.index.snapshot()
 
+    def scrub(self) -> bool:
+        """Leave no copy of removed items on disk (after an erasure or a purge): a FAISS snapshot without
+        their vectors, and SQLite's log truncated (deleted rows are overwritten in place) -> False when
+        a reader kept the log from being truncated now."""
+        self._check_open()
+        self.index.scrub()
+        return self.records.checkpoint()
+
     def rebuild(self) -> None:
         """Rebuild the FAISS index from SQLite now (searches continue on the old one meanwhile)."""
         self.index.rebuild()

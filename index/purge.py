@@ -117,6 +117,8 @@ class Purger:
             self._report("retention", removal)
             if not removal.ids:  # every one was put on hold since it was selected: try again next run
                 break
+        if purged or missing:  # no page of a removed row left in SQLite's log; the FAISS snapshot, a
+            self.gallery.records.checkpoint()  # whole-index write, follows at its next rebuild or close
         self.last = PurgeRun(started, purged, batches, missing, cleared)
         return self.last
 

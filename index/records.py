@@ -54,6 +54,7 @@ class Records:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
             self._local.conn = conn
             with self._mutex:
                 self._all.append(conn)
@@ -70,6 +71,12 @@ class Records:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and truncate it, so page images of deleted rows
+        do not linger there -> False when readers kept part of it (the next checkpoint finishes it)."""
+        busy, _, _ = self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     def close(self) -> None:
         """Close every thread's connection."""

@@ -8,13 +8,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from privacy_helpers import add, ago, drain, files_on_disk, hub, open_gallery, outbox_deletes, unit
+from privacy_helpers import (
+    DIM,
+    MODEL,
+    add,
+    ago,
+    drain,
+    files_on_disk,
+    hub,
+    open_gallery,
+    outbox_deletes,
+    unit,
+)
 
 from index import Gallery
 from index.erasure import PreviewNotFoundError, Selector, TooManyMatchesError, erase, holding, preview
 from index.errors import HeldError, SetChangedError, UnknownIdsError
 from index.fleet.lite_server import LiteServer
 from index.holds import Holds
+from index.keeper import SNAPSHOT_FILE
 from index.receipts import ReceiptStore
 
 SITE = "erasure-site"
@@ -123,3 +135,24 @@ def test_bad_selections_are_refused_by_name(tmp_path: Path) -> None:
         with pytest.raises(PreviewNotFoundError):
             erase(g, store, expired.token, "anonymous", cap=100)
         assert len(g) == 4
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW16"])
+def test_an_erasure_leaves_no_copy_of_the_vectors_on_disk(tmp_path: Path, factory: str) -> None:
+    def on_disk(blob: bytes) -> list[str]:
+        files = [tmp_path / "gallery.sqlite3", tmp_path / "gallery.sqlite3-wal", tmp_path / SNAPSHOT_FILE]
+        return [f.name for f in files if f.is_file() and blob in f.read_bytes()]
+
+    with Gallery.open(tmp_path, MODEL, DIM, factory=factory, use_gpu=False) as g:
+        gone, kept = add(g), add(g)
+        for _ in range(30):  # enough rows that one tombstone triggers no rebuild of its own
+            add(g)
+        g.snapshot()
+        blobs = {i: g.vector(i).astype("<f4").tobytes() for i in (gone, kept)}  # type: ignore[union-attr]
+        assert on_disk(blobs[gone]) and "index.snapshot" in on_disk(blobs[gone])  # the test can fail
+        store = ReceiptStore(g.records)
+        stored, _ = preview(g, store, Selector(items=(gone,)), cap=10, ttl_s=60)
+        erase(g, store, stored.token, "anonymous", cap=10)
+        g.index.wait()
+        assert on_disk(blobs[gone]) == [] and "index.snapshot" in on_disk(blobs[kept])
+        assert gone not in {h.item.id for h in g.search(np.frombuffer(blobs[gone], "<f4"), 40)}
