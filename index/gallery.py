@@ -245,8 +245,7 @@ class Gallery(ItemReads):
         """Delete the files no row names any more (a crash before this leaves them for the sweep)."""
         with self.index.lock.gen_rlock():
             keep = referenced(self.records.conn(), sorted(files))
-            for path in files - keep:
-                self.images.remove(path)
+            self.images.remove_all(sorted(files - keep))
 
     # -- reads ------------------------------------------------------------------------------------
 
