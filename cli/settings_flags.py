@@ -67,6 +67,8 @@ FLAG_SETTINGS = {
     "max_top_k": "limits.max_top_k",
     "read_key": "auth.read_keys",
     "write_key": "auth.write_keys",
+    "retention": "retention.default",
+    "camera_retention": "retention.cameras",
 }
 
 

@@ -50,7 +50,12 @@ class RetentionSettings(BaseModel):
     @field_validator("cameras", mode="before")
     @classmethod
     def _camera_names(cls, value: Any) -> Any:
-        """Camera names are the names crops carry: non-empty."""
+        """Camera names are the names crops carry: non-empty; 'NAME=PERIOD' strings (the CLI's
+        repeatable --camera-retention) count as entries too."""
+        if isinstance(value, list | tuple):
+            if bad := [v for v in value if not isinstance(v, str) or "=" not in v]:
+                raise ValueError(f"retention.cameras: give NAME=PERIOD (gate-2=7d), not {bad[0]!r}")
+            value = dict(v.rsplit("=", 1) for v in value)
         if isinstance(value, dict) and any(not str(k).strip() for k in value):
             raise ValueError("retention.cameras: a camera name cannot be empty")
         return value
