@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from alerts.schema import ensure
 from alerts.scoring import Crop
 from alerts.store import AlertStore, forget_items
 from alerts.watchlists import QueryKind, WatchlistSpec, WatchlistStore
+from index import ItemMeta
 from index.errors import HeldError, UnknownIdsError
 from index.fleet.lite_server import LiteServer
 from index.holds import Holds
@@ -215,3 +217,32 @@ def test_a_period_must_be_positive() -> None:
         RetentionPolicy(default_s=10, cameras={"gate": 0})
     with pytest.raises(ValueError, match="default"):
         RetentionPolicy(default_s=-1)
+
+
+def test_searches_during_a_purge_never_see_half_an_item(tmp_path: Path, store: Opener | None) -> None:
+    k = 10
+    with open_gallery(tmp_path, store) as g:
+        images = [crop_bytes(5000 + i) for i in range(300)]
+        metas = [ItemMeta(captured_at=ago(7200)) for _ in images]
+        g.add(images, unit(77, len(images)), metas)
+        fresh = {add(g) for _ in range(k)}  # never expire: a search always has k live items to return
+        short: list[int] = []
+        done = threading.Event()
+
+        def search() -> None:
+            queries = unit(78, 64)
+            while not done.is_set():
+                for q in queries:
+                    hits = g.search(q, k)
+                    if len(hits) != k:
+                        short.append(len(hits))
+
+        searcher = threading.Thread(target=search)
+        searcher.start()
+        try:
+            run = Purger(g, RetentionPolicy(default_s=3600), batch=7).run_once()
+        finally:
+            done.set()
+            searcher.join(30)
+        assert run.purged == 300 and run.batches == 43 and {i.id for i in g.list()} == fresh
+        assert short == []  # rows and vectors always went together
