@@ -119,9 +119,12 @@ def holding(gallery: Gallery, matches: Sequence[Match]) -> dict[int, list[int]]:
 def preview(
     gallery: Gallery, store: ReceiptStore, selector: Selector, cap: int, ttl_s: float
 ) -> tuple[StoredPreview, list[Match]]:
-    """Select and store the set an erasure would remove -> the stored preview (its token) and matches."""
+    """Select and store the set an erasure would remove -> the stored preview (its token) and matches;
+    a selection of nothing is not stored (its token is empty: there is nothing to erase)."""
     matches = select(gallery, selector, cap)
     items = {m.item.id: m.item.sha256 for m in matches}
+    if not items:
+        return StoredPreview("", selector.described(), None, {}, digest(items), datetime.now(UTC)), []
     stored = store.save_preview(selector.described(), selector.query, items, digest(items), ttl_s)
     return stored, matches
 

@@ -131,6 +131,9 @@ def test_bad_selections_are_refused_by_name(tmp_path: Path) -> None:
             Selector()
         with pytest.raises(ValueError, match="min_score"):
             Selector(query=unit(9)[0])
+        nobody, matches = preview(g, store, Selector(query=-g.vector(item), min_score=0.99), cap=3, ttl_s=60)  # type: ignore[operator]
+        assert (nobody.token, matches) == ("", [])
+        assert g.records.conn().execute("SELECT COUNT(*) FROM erasure_previews").fetchone() == (0,)
         expired, _ = preview(g, store, Selector(items=(item,)), cap=100, ttl_s=1e-6)
         with pytest.raises(PreviewNotFoundError):
             erase(g, store, expired.token, "anonymous", cap=100)
