@@ -152,3 +152,14 @@ class AlertStore:
                 (datetime.now(UTC).isoformat(), alert_id),
             )
         return self.get(alert_id)
+
+
+def forget_items(conn: sqlite3.Connection, item_ids: list[int]) -> None:
+    """Delete the alerts raised on these items, and their queued deliveries, inside the transaction
+    that removes the items (retention, erasure): an alert names a crop's camera, time and image."""
+    for i in range(0, len(item_ids), 500):
+        part = item_ids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        alert_ids = f"SELECT id FROM alerts WHERE item_id IN ({marks})"
+        conn.execute(f"DELETE FROM alert_outbox WHERE alert_id IN ({alert_ids})", part)
+        conn.execute(f"DELETE FROM alerts WHERE item_id IN ({marks})", part)

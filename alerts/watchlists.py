@@ -123,6 +123,15 @@ class WatchlistStore:
         """How many watchlists there are."""
         return int(self.records.conn().execute("SELECT COUNT(*) FROM watchlists").fetchone()[0])
 
+    def made_from(self, item_ids: list[int]) -> list[int]:
+        """Ids of the watchlists made from these items (each keeps its own copy of the picture)."""
+        found: set[int] = set()
+        for i in range(0, len(item_ids), 500):
+            part = item_ids[i : i + 500]
+            sql = f"SELECT id FROM watchlists WHERE item_id IN ({','.join('?' * len(part))})"
+            found.update(r[0] for r in self.records.conn().execute(sql, part))
+        return sorted(found)
+
     def delete(self, watchlist_id: int) -> bool:
         """Remove a watchlist (its alerts stay in the history); False when there was none."""
         with self.records.write() as conn:

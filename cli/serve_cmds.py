@@ -80,6 +80,12 @@ def serve(
         Path | None,
         typer.Option(help="named keys (person-search keys add), re-read on change [auth.keys_file]"),
     ] = None,
+    retention: Annotated[
+        str | None, typer.Option(help="keep crops this long: 30d, 12h, keep [retention.default]")
+    ] = None,
+    camera_retention: Annotated[
+        list[str] | None, typer.Option(help="one camera's period: gate-2=7d, repeatable [retention.cameras]")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="[server.log_level]")] = None,
 ) -> None:
     """Serve search, gallery, health, latency, metrics and the web page over HTTP (a hub: search only)."""

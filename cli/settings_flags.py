@@ -83,6 +83,8 @@ FLAG_SETTINGS = {
     "write_key": "auth.write_keys",
     "admin_key": "auth.admin_keys",
     "keys_file": "auth.keys_file",
+    "retention": "retention.default",
+    "camera_retention": "retention.cameras",
 }
 
 

@@ -31,3 +31,31 @@ class FieldError(ValueError):
 
 class SnapshotError(ValueError):
     """A FAISS snapshot file is missing, truncated, corrupt or made for another gallery; it gets rebuilt."""
+
+
+class HeldError(RuntimeError):
+    """Items a legal hold covers cannot be removed until the hold is released; `ids` names them and
+    `holds` maps each hold that covers some of them to those items."""
+
+    def __init__(self, ids: list[int], holds: dict[int, list[int]]) -> None:
+        self.ids, self.holds = ids, holds
+        named = "; ".join(f"hold {h} covers items {items}" for h, items in sorted(holds.items()))
+        super().__init__(f"items on legal hold, release the hold first: {named}")
+
+
+class SetChangedError(RuntimeError):
+    """The items an erasure would remove differ from those its preview listed; preview again."""
+
+    def __init__(self, added: list[int], gone: list[int]) -> None:
+        self.added, self.gone = added, gone
+        named = (("now matching", added), ("gone or changed", gone))
+        parts = [f"{what}: {ids}" for what, ids in named if ids]
+        super().__init__(f"the set changed since the preview ({'; '.join(parts)}); preview again")
+
+
+class UnknownIdsError(LookupError):
+    """Ids that name no stored item or track; `field` says which list they came from."""
+
+    def __init__(self, field: str, ids: list[int]) -> None:
+        self.field, self.ids = field, ids
+        super().__init__(f"{field}: no such {field.rstrip('s')} {ids}")

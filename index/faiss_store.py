@@ -104,6 +104,10 @@ class FaissStore:
         """True once tombstones are more than TOMBSTONE_FRACTION of the index."""
         return len(self._tombstones) > TOMBSTONE_FRACTION * max(self._index.ntotal, 1)
 
+    def keeps_removed(self) -> bool:
+        """Whether tombstoned vectors are still in the structure (until a rebuild drops them)."""
+        return bool(self._tombstones)
+
     def _selector(self, allowed: np.ndarray | None) -> tuple[faiss.IDSelector | None, Any]:
         """The selector for one search (and what must stay alive with it)."""
         if allowed is not None:

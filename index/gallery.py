@@ -20,20 +20,22 @@ from index.factories import MAX_FILTERED_EF, filtered_params
 from index.fsio import OpenLock
 from index.gpu import TEMP_MEMORY_MB
 from index.images import ImageStore
+from index.item_reads import ItemReads
 from index.keeper import IndexKeeper
 from index.outbox import Outbox
 from index.records import DB_FILE, Records
+from index.removal import Dependent, OnHold, Removal, referenced
 from index.rows import is_empty
 from index.streams import Streams
 from index.track_view import TrackView
-from index.types import AddResult, GalleryItem, Hit, ItemMeta, SearchFilters
+from index.types import AddResult, Hit, ItemMeta, SearchFilters
 from index.vector_store import VectorStore
 
 StoreOpener = Callable[[str, int], VectorStore]  # (model_id, dim) -> a store that persists on its own
 LOCK_FILE = "gallery.lock"  # every open gallery holds a shared flock on it (see OpenLock)
 
 
-class Gallery:
+class Gallery(ItemReads):
     """Person crops with metadata and embeddings; exact or approximate top-k search with filters."""
 
     def __init__(self, data_dir: Path, records: Records, model_id: str, dim: int, options: dict[str, Any]):
@@ -51,6 +53,7 @@ class Gallery:
         self._count = records.count()
         self._closed = False
         self.listeners: builtins.list[Callable[[], None]] = []  # called after each committed change
+        self.dependents: builtins.list[Dependent] = []  # delete rows pointing at removed items (alerts)
         opener: StoreOpener | None = options["vector_store"]
         external = (lambda: opener(model_id, dim)) if opener is not None else None
         gpu, gpu_temp_mb = options["use_gpu"], options["gpu_temp_mb"]
@@ -205,20 +208,44 @@ class Gallery:
             return self._near_duplicates(vectors), self.index.version
 
     def delete(self, item_id: int) -> bool:
-        """Remove an item, its vector and its image file; False when there was no such item."""
+        """Remove one item with what derives from it; False when there was no such item, HeldError
+        when a legal hold covers it."""
+        return bool(self.remove([item_id]).ids)
+
+    def remove(
+        self,
+        ids: Sequence[int],
+        on_hold: OnHold = OnHold.REFUSE,
+        expect: dict[int, str] | None = None,
+        also: Dependent | None = None,
+    ) -> Removal:
+        """Remove items: rows (with their outbox deletes and `dependents`), vectors, then files.
+
+        Rows and vectors go together under the write lock, so no search sees half an item; the files
+        after, under the read lock (an addition re-checks its files under the write lock, so none can
+        commit a row naming a file between the check here and the unlink). `expect` and `also` serve an
+        erasure: the exact set previewed, and its receipt written in the same transaction.
+        """
+        dependents = [*self.dependents, *([also] if also is not None else [])]
         with self.index.lock.gen_wlock():
             self._check_open()
-            files = self.records.delete(item_id)
-            if files is None:
-                return False
-            self.index.store.remove(np.array([item_id], np.int64))
-            for path in files:
-                self.images.remove(path)
-            self._count -= 1
-            self.index.version += 1
+            removal = self.records.remove(ids, on_hold, expect, dependents)
+            if removal.ids:
+                self.index.store.remove(np.array(removal.ids, np.int64))
+                self._count -= len(removal.ids)
+                self.index.version += 1
+        if not removal.ids:
+            return removal
+        self._unlink(removal.files)
         self._changed()
         self.index.maybe_rebuild(self._count, self.background_rebuild)
-        return True
+        return removal
+
+    def _unlink(self, files: builtins.set[str]) -> None:
+        """Delete the files no row names any more (a crash before this leaves them for the sweep)."""
+        with self.index.lock.gen_rlock():
+            keep = referenced(self.records.conn(), sorted(files))
+            self.images.remove_all(sorted(files - keep))
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -261,41 +288,6 @@ class Gallery:
         ids, vectors = self.records.filtered_embeddings(filters or SearchFilters(), self.dim)
         return [int(i) for i in ids[np.argsort(-(vectors @ q), kind="stable")[:k]]]
 
-    def find_sha256(self, sha256: str) -> int | None:
-        """The id of the item with these bytes' digest, so callers can skip encoding what is stored."""
-        return self.records.find_shas([sha256]).get(sha256)
-
-    def get(self, item_id: int) -> GalleryItem | None:
-        """One item, or None."""
-        return self.records.get(item_id)
-
-    def track_id(self, key: str) -> int | None:
-        """The gallery track its source names `key` (a connector's replay check), or None."""
-        return self.records.track_id(key)
-
-    def list(self, offset: int = 0, limit: int = 50, camera: str | None = None) -> builtins.list[GalleryItem]:
-        """Items in id order (oldest first), optionally of one camera."""
-        return self.records.page(offset, limit, camera)
-
-    def cameras(self) -> builtins.list[str]:
-        """Camera names in the gallery, sorted."""
-        return self.records.cameras()
-
-    def vector(self, item_id: int) -> np.ndarray | None:
-        """An item's stored embedding (float32 [D], unit length), or None when there is no such item."""
-        found = self.records.items([item_id], self.dim)
-        return found[item_id][1] if item_id in found else None
-
-    def frame_file(self, item_id: int) -> Path | None:
-        """Absolute path of an item's evidence frame (always inside data_dir), or None when it has none."""
-        item = self.records.get(item_id)
-        return self.images.path(item.frame_path) if item and item.frame_path else None
-
-    def image_file(self, item_id: int) -> Path | None:
-        """Absolute path of an item's stored image (always inside data_dir), or None."""
-        item = self.records.get(item_id)
-        return self.images.path(item.image_path) if item else None
-
     def __len__(self) -> int:
         return self._count
 
@@ -309,6 +301,14 @@ class Gallery:
     def snapshot(self) -> None:
         """Write an atomic FAISS snapshot that records the rows it covers."""
         self.index.snapshot()
+
+    def scrub(self) -> bool:
+        """Leave no copy of removed items on disk (after an erasure or a purge): a FAISS snapshot without
+        their vectors, and SQLite's log truncated (deleted rows are overwritten in place) -> False when
+        a reader kept the log from being truncated now."""
+        self._check_open()
+        self.index.scrub()
+        return self.records.checkpoint()
 
     def rebuild(self) -> None:
         """Rebuild the FAISS index from SQLite now (searches continue on the old one meanwhile)."""

@@ -101,6 +101,11 @@ class ImageStore:
         """Delete a stored file (missing is fine)."""
         self.root.joinpath(relpath).unlink(missing_ok=True)
 
+    def remove_all(self, relpaths: Sequence[str]) -> None:
+        """Delete stored files in parallel: unlinking a file that was fsynced waits on the filesystem's
+        journal, and several waits overlap."""
+        list(self._pool.map(self.remove, relpaths))
+
     def sweep(self, referenced: set[str]) -> int:
         """Delete files no row references (an addition a crash cut short) and write leftovers -> count.
 

@@ -115,6 +115,14 @@ class IndexKeeper:
         """Whether the store changed since the last snapshot."""
         return self.version != self._snapshot_version
 
+    def scrub(self) -> None:
+        """Write a snapshot that holds no removed vector: rebuilt where removals are only tombstoned
+        (HNSW), else the store as it is, when it changed since the last one."""
+        if self.store.keeps_removed():
+            self.rebuild()
+        elif self.dirty:
+            self.snapshot()
+
     def rebuild(self) -> None:
         """Build a fresh store from SQLite without blocking searches, then swap it in and snapshot it."""
         store = self._build(self.closing)

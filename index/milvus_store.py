@@ -106,5 +106,9 @@ class MilvusStore:
         """Never: Milvus compacts deleted rows itself."""
         return False
 
+    def keeps_removed(self) -> bool:
+        """No: a deleted row is gone from every search at once (Milvus compacts its files itself)."""
+        return False
+
     def snapshot(self, path: Path, covers: dict[str, Any]) -> None:
         """Nothing to write: Milvus persists every acknowledged write."""

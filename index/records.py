@@ -12,8 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ModelMismatchError
+from index.holds import HOLD_SCHEMA
 from index.outbox import enqueue
+from index.removal import Dependent, OnHold, Removal, remove_rows
+from index.retention import migrate_ages
 from index.rows import (
+    CHUNK,
     ITEM_COLUMNS,
     ITEM_FROM,
     SCHEMA,
@@ -23,10 +27,9 @@ from index.rows import (
     meta_values,
     vectors_from_blobs,
 )
-from index.tracks import drop_empty_tracks, migrate, upsert_tracks
+from index.tracks import migrate, upsert_tracks
 from index.types import GalleryItem, ItemMeta, SearchFilters
 
-CHUNK = 500  # ids per `IN (...)` query
 DB_FILE = "gallery.sqlite3"  # inside the data directory
 
 
@@ -41,6 +44,8 @@ class Records:
         conn = self.conn()
         conn.executescript(SCHEMA)
         migrate(conn)
+        conn.executescript(HOLD_SCHEMA)
+        migrate_ages(conn)
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (WAL, synchronous=FULL so a commit survives a power cut)."""
@@ -49,6 +54,7 @@ class Records:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
             self._local.conn = conn
             with self._mutex:
                 self._all.append(conn)
@@ -65,6 +71,12 @@ class Records:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and truncate it, so page images of deleted rows
+        do not linger there -> False when readers kept part of it (the next checkpoint finishes it)."""
+        busy, _, _ = self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     def close(self) -> None:
         """Close every thread's connection."""
@@ -106,7 +118,8 @@ class Records:
     ) -> list[int]:
         """Insert (sha256, image_path, meta, frame_path) rows with float32 [N, D] vectors in one transaction;
         the tracks the metadata names are created or widened in the same transaction."""
-        created = datetime.now(UTC).isoformat()
+        now = datetime.now(UTC)
+        created, created_ts = now.isoformat(), now.timestamp()
         values = [
             (sha, path, *meta_values(meta), *crop_values(meta), frame) for sha, path, meta, frame in rows
         ]
@@ -120,33 +133,25 @@ class Records:
                 track_id = tracks[meta.track.key] if meta.track is not None else None
                 cursor = conn.execute(
                     "INSERT INTO items (sha256, image_path, camera, captured_at, captured_ts, external_id,"
-                    " extra, box, quality, frame_path, track_id, model_id, embedding, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*value, track_id, model_id, vector.astype("<f4").tobytes(), created),
+                    " extra, box, quality, frame_path, track_id, model_id, embedding, created_at, created_ts)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*value, track_id, model_id, vector.astype("<f4").tobytes(), created, created_ts),
                 )
                 ids.append(int(cursor.lastrowid or 0))
             enqueue(conn, ids, "upsert")
         return ids
 
-    def delete(self, item_id: int) -> list[str] | None:
-        """Delete a row -> the files only it referred to (image, evidence frame); None: no such row."""
+    def remove(
+        self,
+        ids: Sequence[int],
+        on_hold: OnHold = OnHold.REFUSE,
+        expect: dict[int, str] | None = None,
+        dependents: Sequence[Dependent] = (),
+    ) -> Removal:
+        """Delete items in one transaction with what derives from them (see index/removal.py); the files
+        they named come back for the caller to unlink once no row refers to them."""
         with self.write() as conn:
-            row = conn.execute(
-                "SELECT image_path, frame_path, track_id FROM items WHERE id = ?", (item_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
-            enqueue(conn, [item_id], "delete")
-            if row[2] is not None:
-                drop_empty_tracks(conn, [row[2]])
-            shared = (
-                row[1] is not None
-                and conn.execute(
-                    "SELECT 1 FROM items WHERE frame_path = ? OR image_path = ? LIMIT 1", (row[1], row[1])
-                ).fetchone()
-            )
-        return [row[0]] + ([row[1]] if row[1] is not None and not shared else [])
+            return remove_rows(conn, ids, on_hold, expect, dependents)
 
     # -- reads ------------------------------------------------------------------------------------
 

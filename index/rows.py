@@ -13,6 +13,8 @@ from index.errors import FieldError
 from index.metadata import check_metadata, check_text
 from index.types import Box, GalleryItem, ItemMeta, SearchFilters, TrackRef
 
+CHUNK = 500  # ids per `IN (...)` query
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gallery (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
@@ -26,7 +28,8 @@ CREATE TABLE IF NOT EXISTS items (
     extra TEXT NOT NULL DEFAULT '{}',      -- free JSON metadata
     model_id TEXT NOT NULL,
     embedding BLOB NOT NULL,               -- float32 [D], little-endian
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    created_ts REAL                        -- created_at in Unix seconds (retention's fallback age)
 );
 CREATE INDEX IF NOT EXISTS items_camera ON items(camera);
 CREATE INDEX IF NOT EXISTS items_captured ON items(captured_ts);

@@ -46,5 +46,8 @@ class VectorStore(Protocol):
     def rebuild_advised(self) -> bool:
         """Whether removed-but-kept vectors have piled up enough that a fresh build pays off."""
 
+    def keeps_removed(self) -> bool:
+        """Whether removed vectors are still held (tombstoned) and would go into a snapshot."""
+
     def snapshot(self, path: Path, covers: dict[str, Any]) -> None:
         """Persist atomically, recording `covers` (which gallery and rows) next to the data."""

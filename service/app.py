@@ -14,7 +14,20 @@ from starlette.types import Scope
 from service.errors import install_error_handlers
 from service.middleware import RequestContextMiddleware
 from service.openapi import install_openapi
-from service.routes import alerts, audit, cameras, export, gallery, ops, search, tracks, watchlists, web
+from service.routes import (
+    alerts,
+    audit,
+    cameras,
+    erasure,
+    export,
+    gallery,
+    holds,
+    ops,
+    search,
+    tracks,
+    watchlists,
+    web,
+)  # fmt: skip
 from service.runtime import Runtime
 from service.schemas import ErrorBody
 from service.settings import Settings
@@ -26,7 +39,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "X-API-Key missing or unknown",
         403: "X-API-Key lacks the scope (read < write < admin)",
         404: "no such item (or route)",
-        409: "the gallery was built with another model; or a camera of that name exists",
+        409: "the gallery was built with another model; a camera of that name exists; items on legal "
+        "hold (code on_hold); an erasure's set changed since its preview (code set_changed)",
         413: "too large: bytes, files or pixels",
         415: "not a supported image format",
         422: "invalid field",
@@ -69,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(export.router)
         app.include_router(watchlists.router)
         app.include_router(alerts.router)
+        app.include_router(holds.router)
+        app.include_router(erasure.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if settings.server.cors_origins:
@@ -81,11 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     def body_limit(scope: Scope) -> int:
-        """Uploads may carry up to max_request_bytes, a watchlist one image; everything else is small JSON."""
+        """Uploads may carry up to max_request_bytes, a watchlist or an erasure preview one image;
+        everything else is small JSON."""
         path = scope["path"].rstrip("/")
         if scope["method"] == "POST" and path == "/gallery":
             return limits.max_request_bytes
-        if scope["method"] == "POST" and path == "/watchlists":
+        if scope["method"] == "POST" and path in ("/watchlists", "/erasures/preview"):
             return limits.max_file_bytes + limits.max_json_bytes
         return limits.max_json_bytes
 

@@ -46,12 +46,12 @@ class Action(StrEnum):
     CAMERA_DELETE = "camera.delete"
     AUTH_DENIED = "auth.denied"
     AUDIT_READ = "audit.read"
-    # retention's routes (holds, erasure, purge) record these once they are wired to the trail
     HOLD_PLACE = "hold.place"
     HOLD_RELEASE = "hold.release"
     ERASURE_PREVIEW = "erasure.preview"
     ERASURE = "erasure"
     PURGE = "retention.purge"
+    PURGE_MISSING_FILES = "retention.missing_files"  # rows removed because their image files were gone
 
 
 def audit_path(settings: Settings) -> Path | None:

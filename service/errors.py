@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.errors import FieldError, ModelMismatchError
+from index.errors import FieldError, HeldError, ModelMismatchError
 from service.batcher import QueueFullError
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -32,6 +32,9 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     MODEL_MISMATCH = "model_mismatch"
+    ON_HOLD = "on_hold"  # 409: items a legal hold covers
+    SET_CHANGED = "set_changed"  # 409: an erasure's set differs from its preview
+    CONFLICT = "conflict"  # 409: the request clashes with the state (a hold released already)
     QUEUE_FULL = "queue_full"
     NOT_READY = "not_ready"
     INTERNAL = "internal"
@@ -149,6 +152,13 @@ async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
     return error_response(ApiError(422, str(exc), field=exc.field))
 
 
+async def _held(request: Request, exc: HeldError) -> JSONResponse:
+    """409 naming the holds that keep the items (DELETE /gallery, erasure), and which items each keeps."""
+    holds = [{"hold_id": h, "items": items} for h, items in sorted(exc.holds.items())]
+    error = ApiError(409, str(exc), code=ErrorCode.ON_HOLD, field="items", details=holds)
+    return error_response(error)
+
+
 async def _model_mismatch(request: Request, exc: ModelMismatchError) -> JSONResponse:
     """409 with how to fix it; the gallery changed model under this server (another process re-indexed
     it), so every later request gets the same answer until a restart, rather than mixed embeddings."""
@@ -168,3 +178,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnavailableError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(FieldError, _field_error)  # type: ignore[arg-type]
     app.add_exception_handler(ModelMismatchError, _model_mismatch)  # type: ignore[arg-type]
+    app.add_exception_handler(HeldError, _held)  # type: ignore[arg-type]

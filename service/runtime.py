@@ -21,7 +21,7 @@ from service.audit import AuditTrail, audit_path
 from service.camera_metrics import bind_cameras
 from service.components import detector_from_settings, encoder_from_settings, gallery_from_settings
 from service.errors import ApiError, mismatch_message
-from service.keys import KeyRing
+from service.keys import Actor, KeyRing
 from service.latency import LatencyTracker
 from service.metrics import Metrics
 from service.settings import CameraSettings, Settings
@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from cameras.types import PersonDetector
     from index import Gallery, ModelMismatchError
     from index.fleet import Replicator
+    from index.purge import Purger
     from service.camera_manager import CameraManager
     from service.fleet import HubIndex
 
 log = logging.getLogger(__name__)
+RETENTION = Actor("retention", None)  # the purge acts on its own, as the policy says
 
 
 class Phase(StrEnum):
@@ -71,6 +73,7 @@ class Runtime:
         self.alerts: AlertEngine | None = None  # an edge with alerts on: watchlists, scoring, delivery
         self.feed = AlertFeed()  # wakes SSE streams when alerts are recorded
         self.frigate: FrigateListener | None = None
+        self.purger: Purger | None = None  # an edge's retention worker
         self.load_detector: Callable[[CameraSettings], PersonDetector | None] = (
             detector_from_settings  # a seam
         )
@@ -91,6 +94,8 @@ class Runtime:
         if self.alerts is not None:
             await asyncio.to_thread(self.alerts.stop)
             await asyncio.to_thread(self.alerts.deliveries.stop)
+        if self.purger is not None:
+            await asyncio.to_thread(self.purger.stop)
         if self.towers is not None:
             await asyncio.to_thread(self.towers.stop)
         if self.hub is not None:
@@ -119,6 +124,7 @@ class Runtime:
             else:
                 self.gallery = gallery_from_settings(self.settings, self.encoder)
                 self.replicator = start_replication(self.settings.fleet, self.gallery)
+                self.purger = self._start_retention(self.gallery)
                 self.alerts = self._start_alerts(self.gallery, self.encoder)
                 self.cameras = self._start_cameras(self.gallery, self.towers)
                 self.frigate = self._start_frigate(self.gallery, self.towers)
@@ -145,6 +151,15 @@ class Runtime:
             if (done := reembed_stale(engine, encoder)) > 0:
                 log.info("re-embedded %d watchlists with model %s", done, encoder.model_id)
         return engine
+
+    def _start_retention(self, gallery: Gallery) -> Purger:
+        """Alerts removed with their crops, and the purge worker recording each batch in the audit trail."""
+        from service.retention import link_dependents, start_retention
+
+        link_dependents(gallery)
+        return start_retention(
+            self.settings, gallery, lambda action, details: self.audit.record(action, RETENTION, details)
+        )
 
     def _start_frigate(self, gallery: Gallery, towers: Towers) -> FrigateListener | None:
         """Frigate's person events into the gallery, when configured."""
@@ -268,6 +283,7 @@ class Runtime:
             "alerts": self.alerts.status() if self.alerts is not None else None,
             "frigate": self.frigate.status() if self.frigate is not None else None,
             "audit": self.audit.status(),
+            "retention": self.purger.status() if self.purger is not None else None,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
             "error": self.error,

@@ -385,6 +385,11 @@ class Health(BaseModel):
     audit: dict[str, Any] | None = Field(
         default=None, description="the audit trail: enabled, file, backlog, rows written, last write error"
     )
+    retention: dict[str, Any] | None = Field(
+        default=None,
+        description="edge: the retention policy, the oldest item's age, the next purge, the last purge's "
+        "counts, and the legal holds in force",
+    )
     uptime_s: float
     startup_s: float | None = Field(description="seconds from start to ready")
     error: str | None = None

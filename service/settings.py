@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cameras.gstreamer import Codec
 from cameras.sources import Decoder
 from engine.encoder import Backend, Precision
+from service.privacy_settings import ErasureSettings, RetentionSettings
 
 
 def _split_list(value: Any) -> Any:
@@ -320,6 +321,8 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     mqtt: MqttSettings = MqttSettings()
     frigate: FrigateSettings = FrigateSettings()
+    retention: RetentionSettings = RetentionSettings()
+    erasure: ErasureSettings = ErasureSettings()
 
     @model_validator(mode="after")
     def _fleet_complete(self) -> Settings:
