@@ -72,6 +72,8 @@ EXACT = ("Flat", "SQfp16", "SQ8")  # structures cheap to build at 1M on 2 cores
 # quick: a few seconds of small video, untrained tiny models (the ground truth as the detector for crops)
 SMOKE_VIDEO = {"cameras": 1, "seconds": 8.0, "fps": 10, "seed": 0, "size": (120, 208)}
 SMOKE_SCENES = {"cameras": 2, "seconds": 6.0, "fps": 10, "seed": 0, "size": (180, 320)}
+# quick cross-camera search: enough re-appearances on 3 small cameras (about 40 queries)
+SMOKE_CROSSING = {"cameras": 3, "seconds": 30.0, "fps": 5, "seed": 2, "size": (180, 320)}
 
 PLAN: tuple[Bench, ...] = (
     Bench("engine_throughput", Group.ENGINE, "bench.engine_throughput", {
@@ -117,6 +119,10 @@ PLAN: tuple[Bench, ...] = (
         Q: {"size": 1_000, "batches": 10, "repeats": 1}, D: {"size": 5_000, "batches": 30, "repeats": 3},
         F: {"size": 20_000, "batches": 60, "repeats": 5},
     }),
+    Bench("grouped_search", Group.INDEX, "bench.grouped_search", {
+        Q: {"size": 10_000, "queries": 50}, D: {"size": 100_000, "queries": 200},
+        F: {"size": 100_000, "queries": 500},
+    }),
     Bench("fleet_search", Group.INDEX, "bench.fleet_search", {
         Q: {"sizes": (10_000,), "queries": 50},
         D: {"sizes": (10_000, 100_000), "queries": 200},
@@ -150,6 +156,9 @@ PLAN: tuple[Bench, ...] = (
         Q: {"rounds": 1, "seconds": 2.0, "gallery_size": 200, "arch": "PS-Micro", "video": SMOKE_VIDEO,
             "trained": False},
         D: {"rounds": 2, "seconds": 15.0}, F: {"rounds": 3, "seconds": 20.0},
+    }, "cameras"),
+    Bench("cross_camera", Group.CAMERAS, "bench.cross_camera", {
+        Q: {"scene": SMOKE_CROSSING, "trained_clip": False}, D: {}, F: {},
     }, "cameras"),
     Bench("camera_streams", Group.CAMERAS, "bench.camera_streams", {
         Q: {"video": SMOKE_VIDEO, "trained": False}, D: {}, F: {},

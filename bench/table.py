@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.camera_table import camera_orin_lines, camera_rows
+from bench.investigation_table import investigation_rows
 from bench.rows import Row, result
 from bench.rows import ratio_text as ratio_text  # the tests and other readers use it from here
 from bench.rows import row as _row
@@ -217,7 +218,9 @@ def fleet_rows(results: dict[str, Any]) -> list[Row]:
 
 
 Section = Callable[[dict[str, Any]], list[Row]]
-SECTIONS: tuple[Section, ...] = (engine_rows, index_rows, service_rows, memory_rows, fleet_rows, camera_rows)
+SECTIONS: tuple[Section, ...] = (
+    engine_rows, index_rows, service_rows, memory_rows, fleet_rows, camera_rows, investigation_rows,
+)  # fmt: skip
 
 
 def headline(results: dict[str, Any]) -> list[Row]:

@@ -11,7 +11,16 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bench import camera_crops, camera_pipeline, camera_search, camera_streams, onnx_flops, plan, table
+from bench import (
+    camera_crops,
+    camera_pipeline,
+    camera_search,
+    camera_streams,
+    cross_camera,
+    onnx_flops,
+    plan,
+    table,
+)
 from bench.camera_common import SceneSpec, ground_truth, identity_of, iou, scenes, videos, visible_persons
 from bench.plan import Mode
 
@@ -181,3 +190,11 @@ def test_camera_rows_in_the_headline_table() -> None:
         "\n".join(lines)
     )
     assert table.camera_rows({"benchmarks": {}}) == []
+
+
+def test_quick_cross_camera_search_by_example_beats_chance(workdir: Path) -> None:
+    out = cross_camera.run(**quick("cross_camera", workdir))
+    ((name, row),) = out["models"].items()  # quick: the untrained PS-Micro only
+    assert name == "untrained PS-Micro" and row["queries"] >= 20 and 0 < row["chance"] < 1
+    assert row["rate"] > row["chance"] and row["hits"] == round(row["rate"] * row["queries"])
+    assert "x chance" in cross_camera.table(out)

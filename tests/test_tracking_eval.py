@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from track_eval_helpers import (
+    REALISTIC,
     GroundTruthDetector,
     Persons,
     Recorder,
@@ -29,9 +30,6 @@ from training.synth.scenes import synth_scenes
 
 CAMERAS, SECONDS, FPS, SEED = 4, 20, 10, 3  # every background: street, corridor, lobby, night
 FRAMES = SECONDS * FPS
-# A detector about as good as the demo's: 5% of boxes missed, always when under 20% visible, corners off
-# by 3% of the box, scores falling with occlusion, 0.2 low-score false boxes per frame.
-REALISTIC = {"drop": 0.05, "jitter": 0.03, "min_visibility": 0.2, "false_per_frame": 0.2}
 IDF1_MIN, MOTA_MIN = 0.92, 0.88  # measured per camera: IDF1 0.955-0.960, MOTA 0.913-0.930
 COVERAGE_MIN = 0.95  # measured 36 of 36 persons
 
