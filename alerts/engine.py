@@ -23,6 +23,7 @@ from alerts.store import AlertStore
 from alerts.watchlists import Watchlist, WatchlistSpec, WatchlistStore
 from index.records import Records
 from index.rows import vectors_from_blobs
+from index.worker import Worker
 
 log = logging.getLogger(__name__)
 ITEMS_SQL = (
@@ -52,7 +53,7 @@ class _State:
     calibration: Calibration
 
 
-class AlertEngine:
+class AlertEngine(Worker):
     """Watchlists of one gallery, the scoring of its new crops and the resulting alerts."""
 
     def __init__(
@@ -69,8 +70,7 @@ class AlertEngine:
         self._state: _State | None = None
         self._since_refresh = 0
         self._mutex = threading.Lock()
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("alerts-engine")
         self._start_cursor()
 
     def _start_cursor(self) -> None:
@@ -101,33 +101,16 @@ class AlertEngine:
 
     # -- the worker ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Run the scoring thread."""
-        self._thread = threading.Thread(target=self._run, name="alerts-engine", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Score now (the gallery calls this after each committed change)."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop scoring; unscored crops wait behind the cursor for the next start."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self.stopping:
             try:
-                while self.process_once() and not self._stop.is_set():
+                while self.process_once() and not self.stopping:
                     pass
                 self.last_error = None
             except Exception as exc:  # a locked or closed database: keep the cursor, try again later
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("alert scoring failed")
-            self._wake.wait(self.options.poll_s)
-            self._wake.clear()
+            self.pause(self.options.poll_s)
 
     # -- scoring ------------------------------------------------------------------------------
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from index.outbox import Queue
+from index.worker import Worker
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[list[tuple[Any, ...]]], int]  # rows (seq, *columns) -> how many, from the first, went
@@ -28,7 +28,7 @@ class PartialDelivery(Exception):
         self.done, self.cause = done, cause
 
 
-class Drainer:
+class Drainer(Worker):
     """A background worker that drains one queue through `deliver`, in order, in batches."""
 
     def __init__(
@@ -47,33 +47,11 @@ class Drainer:
         self.delivered = 0  # rows acknowledged since start
         self.last_error: str | None = None
         self.last_success: float | None = None
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run the worker thread."""
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Drain now instead of at the next poll (called after each queued change)."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the worker; what is still queued stays for the next start."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def stopping(self) -> bool:
-        """Whether stop() was called (a long delivery may check it between rows)."""
-        return self._stop.is_set()
+        super().__init__(name)
 
     def _run(self) -> None:
         delay = 0.0
-        while not self._stop.is_set():
+        while not self.stopping:
             try:
                 moved = self.drain_once()
                 delay = 0.0
@@ -84,11 +62,10 @@ class Drainer:
                     self.on_failure()
                 delay = min(self.max_backoff_s, max(0.5, 2 * delay))
                 log.warning("%s failed (retry in %.1fs): %s", self.name, delay, self.last_error)
-                self._stop.wait(delay * random.uniform(0.8, 1.2))
+                self.back_off(delay * random.uniform(0.8, 1.2))
                 continue
             if moved < self.batch:
-                self._wake.wait(self.poll_s)
-                self._wake.clear()
+                self.pause(self.poll_s)
 
     def drain_once(self) -> int:
         """Deliver the oldest batch, then acknowledge it -> rows delivered; raises when delivery failed

@@ -10,7 +10,6 @@ reports and removes them.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from index.holds import Holds
 from index.removal import OnHold, Removal
 from index.retention import RetentionPolicy, expired, oldest
 from index.rows import CHUNK
+from index.worker import Worker
 
 if TYPE_CHECKING:
     from index.gallery import Gallery
@@ -45,7 +45,7 @@ class PurgeRun:
     frames_cleared: list[int]  # rows whose evidence frame was gone (the crop stays, without it)
 
 
-class Purger:
+class Purger(Worker):
     """Runs the retention policy over one gallery every `interval_s`, `batch` items per removal."""
 
     def __init__(
@@ -66,8 +66,7 @@ class Purger:
         self.last_error: str | None = None
         self.next_run: float | None = None  # Unix seconds
         self._checked_files = False
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("retention-purge")
 
     def start(self) -> None:
         """Run now (resuming whatever a crash interrupted), then every interval; a policy that keeps
@@ -75,22 +74,10 @@ class Purger:
         if self.policy.keeps_everything:
             return
         self.next_run = self.clock()
-        self._thread = threading.Thread(target=self._run, name="retention-purge", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Run now instead of at the next interval (a hold was released)."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the batch in progress; what is left expires again at the next start."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self.stopping:
             try:
                 self.run_once()
                 self.last_error = None
@@ -98,8 +85,7 @@ class Purger:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("retention purge failed")
             self.next_run = self.clock() + self.interval_s
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
+            self.pause(self.interval_s)
 
     def run_once(self) -> PurgeRun:
         """Remove every item expired now, batch by batch (and, the first time, rows without files)."""
@@ -107,7 +93,7 @@ class Purger:
         missing, cleared = ([], []) if self._checked_files else self._check_files()
         self._checked_files = True
         purged = batches = 0
-        while not self._stop.is_set():
+        while not self.stopping:
             ids = expired(self.gallery.records.conn(), self.policy, self.clock(), self.batch)
             if not ids:
                 break

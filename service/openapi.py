@@ -11,6 +11,29 @@ from service.schemas import SearchRequest
 from service.settings import LimitSettings
 
 
+def json_or_form_body(
+    schema: str, form: dict[str, Any], examples: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads a JSON `schema` or a multipart form with an image."""
+    as_json: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+    if examples:
+        as_json["examples"] = examples
+    content = {"application/json": as_json, "multipart/form-data": {"schema": form}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def example_form(request: str) -> dict[str, Any]:
+    """The multipart form of a search-like request: an example crop, and a `request` part described so."""
+    return {
+        "type": "object",
+        "required": ["image"],
+        "properties": {
+            "image": {"type": "string", "format": "binary", "description": "the example: a person crop"},
+            "request": {"type": "string", "description": request},
+        },
+    }
+
+
 def _tighten(schema: dict[str, Any], limits: LimitSettings) -> None:
     """Write max text length, top_k and page size into the request schema and query parameters."""
     request = schema.get("components", {}).get("schemas", {}).get("SearchRequest", {}).get("properties", {})

@@ -18,27 +18,12 @@ from service.audit import Action
 from service.deps import ActorDep, RuntimeDep, WriteAccess
 from service.erasure_flow import preview_public, read_request, receipt_public, selector
 from service.errors import ApiError, ErrorCode
+from service.openapi import example_form, json_or_form_body
 from service.privacy_schemas import ErasureIn, ErasurePreview, ErasureReceipt
 
 router = APIRouter(prefix="/erasures", tags=["privacy"], dependencies=[WriteAccess])
 ReceiptId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="receipt id")]
-MULTIPART: dict[str, Any] = {
-    "type": "object",
-    "required": ["image"],
-    "properties": {
-        "image": {"type": "string", "format": "binary", "description": "the example: a person crop"},
-        "request": {"type": "string", "description": "the rest of an ErasureRequest as JSON (min_score)"},
-    },
-}
-BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ErasureRequest"}},
-            "multipart/form-data": {"schema": MULTIPART},
-        },
-    }
-}
+BODY = json_or_form_body("ErasureRequest", example_form("the rest of an ErasureRequest as JSON (min_score)"))
 
 
 @router.post("/preview", response_model=ErasurePreview, openapi_extra=BODY)

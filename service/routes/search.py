@@ -14,36 +14,20 @@ from service.audit import Action
 from service.audit_details import search_details
 from service.deps import ActorDep, ReadAccess, RuntimeDep
 from service.errors import ApiError
+from service.openapi import example_form, json_or_form_body
 from service.schemas import TEXT_CAP, TOP_K_CAP, LikeIn, SearchFiltersIn, SearchRequest, SearchResults
 from service.search_flow import run_search
 from service.upload import DecodedImage, decode_upload
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
-REQUEST_REF = {"$ref": "#/components/schemas/SearchRequest"}
-MULTIPART = {
-    "type": "object",
-    "required": ["image"],
-    "properties": {
-        "image": {"type": "string", "format": "binary", "description": "the example: a person crop"},
-        "request": {"type": "string", "description": "optional: the rest of a SearchRequest as JSON"},
-    },
+EXAMPLES = {
+    "text": {"value": {"text": "a woman in a red jacket and black cap", "top_k": 10}},
+    "like": {"value": {"like": {"item_id": 42}, "group_by": "track", "top_k": 5}},
+    "both": {"value": {"text": "a backpack", "like": {"track_id": 7}, "text_weight": 0.3}},
 }
-BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": REQUEST_REF,
-                "examples": {
-                    "text": {"value": {"text": "a woman in a red jacket and black cap", "top_k": 10}},
-                    "like": {"value": {"like": {"item_id": 42}, "group_by": "track", "top_k": 5}},
-                    "both": {"value": {"text": "a backpack", "like": {"track_id": 7}, "text_weight": 0.3}},
-                },
-            },
-            "multipart/form-data": {"schema": MULTIPART},
-        },
-    }
-}
+BODY_DOC = json_or_form_body(
+    "SearchRequest", example_form("optional: the rest of a SearchRequest as JSON"), EXAMPLES
+)
 
 
 def _json(results: SearchResults) -> Response:

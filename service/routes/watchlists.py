@@ -13,6 +13,7 @@ from service.audit import Action
 from service.audit_details import watchlist_details
 from service.deps import ActorDep, ReadAccess, RuntimeDep, WriteAccess
 from service.errors import ApiError
+from service.openapi import json_or_form_body
 from service.watchlist_input import watchlist_spec
 
 router = APIRouter(prefix="/watchlists", tags=["alerts"])
@@ -28,15 +29,7 @@ MULTIPART: dict[str, Any] = {
         "webhook_url": {"type": "string"},
     },
 }
-BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/WatchlistIn"}},
-            "multipart/form-data": {"schema": MULTIPART},
-        },
-    }
-}
+BODY = json_or_form_body("WatchlistIn", MULTIPART)
 
 
 @router.post(
