@@ -4,8 +4,8 @@ returns at once; a background writer chains and commits rows in batches (index.a
 The queue is bounded and never drops: when it is full (the disk stalls) `record` answers 503, so a search
 or view whose row cannot be kept returns nothing (a change, recorded once done, is answered 503 and its
 row is lost and logged; the writer's error is in /health). A crash (kill -9, power cut)
-loses only rows still queued, those recorded during the commit in flight (milliseconds); a committed row
-survives and the chain stays valid. A clean stop writes every queued row first.
+loses only rows still queued: those of the last `linger_s` (50 ms) and the commit in flight; a committed
+row survives and the chain stays valid. A clean stop writes every queued row first.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def utc_text(when: datetime) -> str:
 class AuditTrail:
     """The bounded queue and its writer thread; with no path, recording does nothing."""
 
-    def __init__(self, path: Path | None, queue_size: int) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, queue_size: int, linger_s: float = 0.0) -> None:
+        self.path, self.linger_s = path, linger_s
         self._queue: queue.Queue[AuditEntry | None] = queue.Queue(queue_size)
         self._log: AuditLog | None = None
         self._thread: threading.Thread | None = None
@@ -135,12 +135,15 @@ class AuditTrail:
         }
 
     def _run(self) -> None:
-        """Take what is queued (up to BATCH rows), commit it as one transaction, repeat until stopped."""
+        """Take what is queued (up to BATCH rows, waiting linger_s for more after the first), commit it
+        as one transaction, repeat until stopped. Lingering makes one commit (three fsyncs) serve many
+        requests: committing row by row cost each search of a quiet 2-core box 20% more."""
         while True:
             batch = [self._queue.get()]
+            until = time.monotonic() + self.linger_s
             while len(batch) < BATCH and batch[-1] is not None:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
                 except queue.Empty:
                     break
             stopping = batch[-1] is None

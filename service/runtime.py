@@ -57,7 +57,7 @@ class Runtime:
         self.settings = settings
         self.metrics, self.latency = Metrics(), LatencyTracker()
         self.keys = KeyRing(settings.auth)
-        self.audit = AuditTrail(audit_path(settings), settings.audit.queue_size)
+        self.audit = AuditTrail(audit_path(settings), settings.audit.queue_size, settings.audit.linger_s)
         self.phase: Phase = Phase.STARTING
         self.error: str | None = None
         self.encoder: Encoder | None = None

@@ -282,6 +282,9 @@ class AuditSettings(BaseModel):
     queue_size: int = Field(
         default=10_000, ge=1, le=1_000_000, description="rows waiting for the writer; when full, 503"
     )
+    linger_s: float = Field(
+        default=0.05, ge=0, le=5, description="the writer waits this long for more rows to share a commit"
+    )
 
 
 class ServerSettings(BaseModel):
