@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,6 +78,7 @@ class CameraTracker:
         )
         self._open: dict[int, _Open] = {}  # by ByteTrack's id
         self._ids = itertools.count(1)  # local ids: a track closed here and resumed by ByteTrack is a new one
+        self._jpegs: OrderedDict[tuple[int, float], tuple[bytes, float]] = OrderedDict()  # recent evidence
         self.weights = QualityWeights()
 
     @property
@@ -109,7 +111,9 @@ class CameraTracker:
 
     def flush(self) -> list[Track]:
         """End every open track (the source ended or the camera stops)."""
-        return self._close(lambda state: True)
+        ended = self._close(lambda state: True)
+        self._jpegs.clear()
+        return ended
 
     def _see(self, tracker_id: int, frame: Frame, box: np.ndarray, quality: float) -> int:
         """Record one sighting of a track and offer it as a crop; the track's local id."""
@@ -128,11 +132,21 @@ class CameraTracker:
 
     def _crop(self, frame: Frame, box: np.ndarray, quality: float) -> Crop:
         """The crop and its evidence frame, built only for candidates that are kept."""
-        o = self.options
         pixels = np.ascontiguousarray(crop(frame.pixels, box))
         corners = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        jpeg, scale = frame_jpeg(frame.pixels, o.frame_jpeg_width, o.frame_jpeg_quality)
+        jpeg, scale = self._evidence(frame)
         return Crop(pixels, corners, frame.time, frame.index, quality, jpeg, scale)
+
+    def _evidence(self, frame: Frame, remember: int = 8) -> tuple[bytes, float]:
+        """The frame's evidence JPEG, encoded once for every track whose crop comes from it."""
+        key = (frame.index, frame.pts_s)  # the index restarts after a reconnect; pts_s does not
+        found = self._jpegs.get(key)
+        if found is None:
+            o = self.options
+            found = self._jpegs[key] = frame_jpeg(frame.pixels, o.frame_jpeg_width, o.frame_jpeg_quality)
+            if len(self._jpegs) > remember:
+                self._jpegs.popitem(last=False)
+        return found
 
     def _close(self, ended: Callable[[_Open], bool]) -> list[Track]:
         """Remove the tracks `ended(state)` says are over; those long enough, with their chosen crops."""

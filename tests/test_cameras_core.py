@@ -60,6 +60,17 @@ def test_crop_chooser_is_bounded_lazy_and_spreads_over_the_track() -> None:
     assert len(made) < 1000  # crops are only built for candidates that are kept
 
 
+def test_crop_chooser_builds_only_each_bins_winner_once_the_bin_closes() -> None:
+    """Ten detections a bin: only the best of each bin is built, when the track reaches the next bin."""
+    chooser, made = CropChooser(k=3, capacity=32, bin_s=1.0), []
+    for i in range(30):  # 3 bins of 10 offers each, quality rising then falling within a bin
+        t, q = i * 0.1, 0.2 + 0.05 * (5 - abs(5 - i % 10))
+        chooser.offer(t, q, lambda t=t, q=q: made.append(round(t, 1)) or _crop(t, q))
+        assert len(made) == i // 10  # the bin being filled is never built
+    assert made == [0.5, 1.5]  # the winners of the two closed bins
+    assert len(chooser.choose()) == 3 and made == [0.5, 1.5, 2.5]  # the last bin is built at the end
+
+
 def test_crop_chooser_ignores_poor_candidates_and_checks_its_arguments() -> None:
     chooser = CropChooser(k=2, min_quality=0.2)
     chooser.offer(0.0, 0.1, lambda: pytest.fail("a candidate below min_quality must not be built"))
