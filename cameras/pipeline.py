@@ -1,8 +1,9 @@
 """One camera end to end: read frames, detect people in batches, track them, hand finished tracks on.
 
-Decoding runs in its own thread ahead of detection, and tracking (with crop choice and the sink) in its
-own thread behind it (a short queue between each), so the slowest stage alone sets the pace: on the
-detector's thread tracking would add its cost to every frame's detection. A network stream that drops
+Decoding (and a detector's input preparation, letterboxing, when it offers it) runs in its own thread
+ahead of detection, and tracking (with crop choice and the sink) in its own thread behind it (a short
+queue between each), so the slowest stage alone sets the pace: on the detector's thread tracking would add
+its cost to every frame's detection. A network stream that drops
 is reopened with capped exponential backoff; a file or a folder is read once, and its open tracks are
 handed on when it ends.
 """
@@ -22,7 +23,7 @@ from typing import cast
 
 from cameras.sources import SourceError, SourceKind, SourceOptions, kind_of, read
 from cameras.tracking import CameraTracker, TrackingOptions, TrackObserver
-from cameras.types import Boxes, Frame, PersonDetector, Track
+from cameras.types import Boxes, Frame, PersonDetector, PreparingDetector, Track
 
 log = logging.getLogger(__name__)
 TrackSink = Callable[[Track], object]  # its return value is not used
@@ -138,7 +139,7 @@ class CameraRunner:
         seen = 0
         try:
             for batch in self._batches(frames):
-                detected.put((batch, self.detector.detect([f.pixels for f in batch])))
+                detected.put(([frame for frame, _ in batch], self._detect(batch)))
                 seen += len(batch)
         except BaseException:
             halt.set()  # the reader stops at its next frame; drain so it is never stuck on a full queue
@@ -153,6 +154,18 @@ class CameraRunner:
         if failure:
             raise failure[0]
         return seen
+
+    def _detect(self, batch: list[tuple[Frame, object]]) -> list[Boxes]:
+        """The batch's detections: from the inputs the reader prepared, when the detector prepares them."""
+        if isinstance(self.detector, PreparingDetector):
+            return self.detector.detect_prepared([prepared for _, prepared in batch])
+        return self.detector.detect([frame.pixels for frame, _ in batch])
+
+    def _prepare(self, frame: Frame) -> tuple[Frame, object]:
+        """A frame as the reader queues it: with the detector's input made from it, if it makes one."""
+        if isinstance(self.detector, PreparingDetector):
+            return frame, self.detector.prepare(frame.pixels)
+        return frame, None
 
     def _thread(self, role: str, target: Callable[..., None], *args: object) -> threading.Thread:
         """A started daemon thread of this camera."""
@@ -177,7 +190,7 @@ class CameraRunner:
                 self._last_pts = frame.pts_s
                 self.stats.frames_in += 1
                 self.stats.arrived_at.append(time.monotonic())
-                self._put(out, frame)
+                self._put(out, self._prepare(frame))
         except SourceError as err:
             failure.append(err)
         except Exception as err:  # a decoder bug must not kill the camera silently
@@ -209,7 +222,7 @@ class CameraRunner:
                         out.get_nowait()
         out.put(item)
 
-    def _batches(self, frames: queue.Queue[object]) -> Iterator[list[Frame]]:
+    def _batches(self, frames: queue.Queue[object]) -> Iterator[list[tuple[Frame, object]]]:
         """Up to `batch` frames at a time, without waiting for more when none are queued."""
         while True:
             item = frames.get()

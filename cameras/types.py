@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,19 @@ class PersonDetector(Protocol):
 
     def detect(self, frames: list[np.ndarray]) -> list[Boxes]:
         """Person boxes for each RGB frame, in that frame's pixels."""
+        ...
+
+
+@runtime_checkable
+class PreparingDetector(Protocol):
+    """A detector whose input preparation (letterboxing) can run apart from the graph, on another thread."""
+
+    def prepare(self, frame: np.ndarray) -> object:
+        """One RGB frame made ready for `detect_prepared`."""
+        ...
+
+    def detect_prepared(self, prepared: list[object]) -> list[Boxes]:
+        """Person boxes for each prepared frame, as `detect` gives them for the frames."""
         ...
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from camera_helpers import ColourDetector, Walker, render, write_video
 
@@ -28,6 +29,22 @@ class NamingDetector(ColourDetector):
     def detect(self, frames: list) -> list[Boxes]:
         self.threads.add(threading.current_thread().name)
         return super().detect(frames)
+
+
+class PreparingDetector(NamingDetector):
+    """The colour detector split like engine.detector's: `prepare` per frame, then `detect_prepared`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared_on: set[str] = set()
+
+    def prepare(self, frame: np.ndarray) -> tuple[str, np.ndarray]:
+        self.prepared_on.add(threading.current_thread().name)
+        return "prepared", frame
+
+    def detect_prepared(self, prepared: list[tuple[str, np.ndarray]]) -> list[Boxes]:
+        assert all(tag == "prepared" for tag, _ in prepared)
+        return self.detect([frame for _, frame in prepared])
 
 
 class NamingTracker(CameraTracker):
@@ -64,6 +81,16 @@ def test_tracking_runs_on_its_own_thread_behind_detection(tmp_path: Path) -> Non
     runner.run(threading.Event())
     assert tracker.threads == {"camera-door-track"} and "camera-door-track" not in detector.threads
     assert runner.stats.frames_out == FRAMES and runner.stats.tracks == 1
+
+
+def test_a_detectors_input_is_prepared_on_the_reading_thread(tmp_path: Path) -> None:
+    """Letterboxing runs ahead, beside decoding, so the detector's thread only runs the graph."""
+    runner = _runner(tmp_path, NamingTracker())
+    runner.detector = detector = PreparingDetector()
+    runner.run(threading.Event())
+    assert detector.prepared_on == {"camera-door-read"}
+    assert detector.threads and "camera-door-read" not in detector.threads
+    assert runner.stats.frames_out == FRAMES and runner.stats.tracks == 1  # the same result as unprepared
 
 
 def test_a_tracker_failure_ends_the_read_with_its_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from cli.app import app
 from engine.detector import DETECTOR_JSON, DETECTOR_ONNX, DetectorSpec, load_detector
 from engine.detector.importer import import_detector
 from engine.detector.layout import check_dry_run
+from engine.detector.letterbox import letterbox_batch
 from engine.detector.spec import file_model_id
 from engine.detector.write import graph_record, save_detector
 
@@ -74,6 +75,27 @@ def test_a_static_batch_graph_is_fed_full_batches(tmp_path: Path, static: int) -
     assert detector.batch == static
     found = detector.detect([np.zeros((192, 320, 3), np.uint8)] * 3)
     assert [len(f) for f in found] == [2, 2, 2]
+
+
+@pytest.mark.parametrize("static", [None, 2])
+def test_prepared_frames_detect_as_the_frames_do(tmp_path: Path, static: int | None) -> None:
+    """prepare (letterboxing, on a pipeline's decoding thread) + detect_prepared == detect, any batch."""
+    _save(tmp_path / "det", constant_graph(CANDIDATES, SIZE, batch=static or "batch"))
+    detector = load_detector(tmp_path / "det", "onnxruntime", batch=2, threads=1)
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(360, 640, 3), (192, 160, 3)] * 2]
+    frames.append(rng.integers(0, 256, (96, 160, 3), dtype=np.uint8))
+    prepared = [detector.prepare(f) for f in frames]
+    box = detector.spec.letterbox
+    batch, transforms = letterbox_batch(frames, detector.spec.input_size, box.pad_value, box.center)
+    for (pixels, transform), row, expected in zip(prepared, batch, transforms, strict=True):
+        np.testing.assert_array_equal(pixels, row)  # the very input detect builds
+        assert transform == expected
+    found, direct = detector.detect_prepared(prepared), detector.detect(frames)
+    assert len(found) == len(direct) == 5
+    for a, b in zip(found, direct, strict=True):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.scores, b.scores)
 
 
 def test_a_detector_json_with_a_missing_field_names_the_file_and_field(tmp_path: Path) -> None:

@@ -15,9 +15,11 @@ import numpy as np
 
 from engine.detector.decode import Detections, PostProcess, decode_batch
 from engine.detector.layout import Signature, check_dry_run, check_signature
-from engine.detector.letterbox import letterbox_batch
+from engine.detector.letterbox import Transform, letterbox_batch, letterbox_into
 from engine.detector.spec import DetectorSpec
 from engine.encoder import Backend, Precision
+
+Prepared = tuple[np.ndarray, Transform]  # one frame letterboxed into (3, H, W) float32, and how
 
 
 def post_process(spec: DetectorSpec) -> PostProcess:
@@ -64,6 +66,24 @@ class Detector(ABC):
                 chunk, self.spec.input_size, box.pad_value, box.center, self.static_batch or 0
             )
             out += decode_batch(self._run(x), transforms, self.post)
+        return out
+
+    def prepare(self, frame: np.ndarray) -> Prepared:
+        """One frame letterboxed into the graph's input, ahead of detection (a pipeline does this on its
+        decoding thread, so the detector's thread only runs the graph and decodes its output)."""
+        h, w = self.spec.input_size
+        x = np.empty((3, h, w), np.float32)
+        return x, letterbox_into(frame, x, self.spec.letterbox.pad_value, self.spec.letterbox.center)
+
+    def detect_prepared(self, prepared: Sequence[Prepared]) -> list[Detections]:
+        """What `detect` gives for frames that `prepare` letterboxed already, in chunks of `batch`."""
+        out: list[Detections] = []
+        for start in range(0, len(prepared), self.batch):
+            chunk = prepared[start : start + self.batch]
+            x = np.stack([pixels for pixels, _ in chunk])
+            if self.static_batch and len(chunk) < self.static_batch:  # a static graph gets full batches
+                x = np.concatenate([x, self._blank(self.static_batch - len(chunk))])
+            out += decode_batch(self._run(x), [t for _, t in chunk], self.post)
         return out
 
     def describe(self) -> dict[str, Any]:
