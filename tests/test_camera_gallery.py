@@ -118,3 +118,27 @@ def _png_seed(seed: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray(np.random.default_rng(seed).integers(0, 256, (32, 16, 3), np.uint8)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_grouped_search_reads_further_when_one_track_fills_the_first_batch(tmp_path: Path) -> None:
+    """k=2 tracks, but the first track's 60 crops all outscore the second's: the search reads on until
+    it has found both, and each track is one result with its best crop."""
+    from service.examples import GROUP_FIRST_FETCH, grouped_search
+
+    dim, rng = 8, np.random.default_rng(0)
+    near = np.eye(dim, dtype=np.float32)[0] + rng.normal(0, 0.01, (60, dim)).astype(np.float32)
+    far = np.eye(dim, dtype=np.float32)[1] + rng.normal(0, 0.01, (5, dim)).astype(np.float32)
+    vectors = np.concatenate([near, far])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    metas = [
+        ItemMeta(track=TrackRef("cam|a|t|1" if i < 60 else "cam|a|t|2", START, START)) for i in range(65)
+    ]
+    assert 2 * GROUP_FIRST_FETCH < 60  # the first batch holds crops of the first track only
+    with Gallery.open(tmp_path, "m", dim) as gallery:
+        gallery.add([_png_seed(100 + i) for i in range(65)], vectors, metas)
+        query = np.eye(dim, dtype=np.float32)[0]
+        hits = grouped_search(gallery, query, 2, None, None)
+        assert [h.rank for h in hits] == [1, 2]
+        assert [h.item.meta.track.key for h in hits if h.item.meta.track] == ["cam|a|t|1", "cam|a|t|2"]
+        best = gallery.search(query, 1)[0]
+        assert hits[0].item.id == best.item.id and hits[0].score == best.score
