@@ -189,10 +189,13 @@ def test_an_rtsp_stream_read_through_gstreamer(gst_env: dict[str, str], tmp_path
     assert done.returncode == 0, done.stderr
     got = np.load(tmp_path / "r.npz")
     reference = np.stack([f.pixels for f in read(str(video), SourceOptions(fps=10))])
-    n = len(got["index"])  # on a busy machine the stream's end can overtake its last frame
-    assert got["index"].tolist() == list(range(n)) and n >= 28, got["index"]  # real time, none skipped
-    np.testing.assert_allclose(got["pts"], np.arange(n) / 10, atol=1e-3)  # the sender's times, evenly spaced
-    assert np.abs(got["pixels"][-1].astype(int) - reference[n - 1].astype(int)).mean() < 3.0
+    # A live source keeps up with real time: a reader that falls behind (a busy machine) has the appsink
+    # drop the oldest frames, so most frames arrive, in order, each at its sender's time.
+    sent = np.rint(got["pts"] * 10).astype(int)  # which of the 30 frames each one is
+    np.testing.assert_allclose(got["pts"], sent / 10, atol=1e-3)  # the sender's times, on its 10 fps grid
+    assert sent[0] == 0 and np.all(np.diff(sent) >= 1) and len(sent) >= 24, sent.tolist()
+    assert got["index"].tolist() == list(range(len(sent)))
+    assert np.abs(got["pixels"][-1].astype(int) - reference[sent[-1]].astype(int)).mean() < 3.0
     assert abs(datetime.fromisoformat(got["times"][0]) - datetime.now(UTC)).total_seconds() < 60
 
 
