@@ -38,6 +38,11 @@ class SceneSpec:
         return f"scenes-{self.domain}-c{self.cameras}-s{self.seconds:g}-f{self.fps}-seed{self.seed}-{w}x{h}"
 
 
+def work_root(workdir: str | Path | None) -> Path:
+    """Where the camera benches keep scenes and models: the given directory, else a per-user cache."""
+    return Path(workdir) if workdir else Path.home() / ".cache" / "person-search" / "bench-cameras"
+
+
 def scenes(workdir: Path, spec: SceneSpec) -> Path:
     """The scenes directory for `spec` under workdir, rendered unless it is already there."""
     out = Path(workdir) / spec.name
@@ -72,6 +77,12 @@ def demo_detector(workdir: Path, trained: bool = True, threads: int = 2) -> Path
     torch.manual_seed(0)
     export_detector(TinyDetector(width=8), out, SMOKE_DETECTOR_INPUT, {"made_by": "bench (untrained)"})
     return out
+
+
+def first_camera(root: Path, spec: SceneSpec, trained: bool) -> tuple[Path, Path]:
+    """The first video of a scene set and the demo detector, each made under root unless already there."""
+    (_, path), *_ = videos(scenes(root, spec))
+    return path, demo_detector(root, trained)
 
 
 def demo_clip(workdir: Path, trained: bool = True, threads: int = 2) -> Path:

@@ -32,6 +32,7 @@ from bench.camera_common import (
     scenes,
     videos,
     visible_persons,
+    work_root,
 )
 from bench.machine import describe, load_average
 from cameras.pipeline import CameraRunner
@@ -167,7 +168,7 @@ def run(
     """Both galleries of the scenes through the pipeline, scored side by side; detector is 'trained',
     'untrained' or 'truth' (the ground truth: smoke runs)."""
     load_start = load_average()
-    root = Path(workdir) if workdir else Path.home() / ".cache" / "person-search" / "bench-cameras"
+    root = work_root(workdir)
     spec = SceneSpec(**(scene or SCENES))
     data = scenes(root, spec)
     from engine import load_encoder

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.camera_common import SceneSpec, demo_detector, scenes, videos
+from bench.camera_common import SceneSpec, first_camera, work_root
 from bench.machine import describe, load_average
 from cameras.pipeline import CameraRunner, RunOptions
 from cameras.sources import SourceOptions, read
@@ -106,10 +106,8 @@ def run(
 ) -> dict[str, Any]:
     """The pipeline against decode alone and detector alone at each detector thread count."""
     load_start = load_average()
-    root = Path(workdir) if workdir else Path.home() / ".cache" / "person-search" / "bench-cameras"
     spec = SceneSpec(**(video or VIDEO))
-    (_, path), *_ = videos(scenes(root, spec))
-    detector_dir = demo_detector(root, trained)
+    path, detector_dir = first_camera(work_root(workdir), spec, trained)
     rows = [measure(path, detector_dir, t, batch, fps, repeats) for t in detector_threads]
     return {
         "bench": "camera_pipeline",

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.camera_common import SceneSpec, demo_detector, percentiles_ms, scenes, videos
+from bench.camera_common import SceneSpec, first_camera, percentiles_ms, work_root
 from bench.camera_pipeline import VIDEO
 from bench.machine import REPO, describe, load_average
 from bench.service_harness import (
@@ -140,10 +140,8 @@ def run(
 ) -> dict[str, Any]:
     """p50/p90/p99 of /search with and without one camera streaming, and their ratio."""
     load_start = load_average()
-    root = Path(workdir) if workdir else Path.home() / ".cache" / "person-search" / "bench-cameras"
     spec = SceneSpec(**(video or VIDEO))
-    (_, stream), *_ = videos(scenes(root, spec))
-    detector = demo_detector(root, trained)
+    stream, detector = first_camera(work_root(workdir), spec, trained)
     with tempfile.TemporaryDirectory(prefix="bench-camera-search-") as tmp:
         bundle = demo_bundle(Path(tmp) / "bundle", arch)
         build_gallery(bundle, Path(tmp) / "gallery", gallery_size, "onnxruntime")

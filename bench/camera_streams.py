@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.camera_common import SceneSpec, demo_detector, scenes, videos
+from bench.camera_common import SceneSpec, first_camera, work_root
 from bench.camera_pipeline import VIDEO
 from bench.engine_gflops import matmul_peak_gflops
 from bench.machine import describe, load_average
@@ -156,10 +156,8 @@ def run(
 ) -> dict[str, Any]:
     """Per-frame cost on one core, streams per core at `fps`, and the Orin estimate."""
     load_start = load_average()
-    root = Path(workdir) if workdir else Path.home() / ".cache" / "person-search" / "bench-cameras"
     spec = SceneSpec(**(video or VIDEO))
-    (_, path), *_ = videos(scenes(root, spec))
-    directory = demo_detector(root, trained)
+    path, directory = first_camera(work_root(workdir), spec, trained)
     flops = count(directory / DETECTOR_ONNX, batch=1)
     with one_core() as core:
         detector = OnnxRuntimeDetector(directory, DetectorSpec.load(directory), "cpu", threads=1, batch=batch)

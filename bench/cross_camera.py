@@ -25,7 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from bench.camera_common import SceneSpec, demo_clip, demo_detector, ground_truth, identity_of, scenes, videos
+from bench.camera_common import (
+    SceneSpec,
+    demo_clip,
+    demo_detector,
+    ground_truth,
+    identity_of,
+    scenes,
+    videos,
+    work_root,
+)
 from bench.machine import describe, load_average
 from cameras.pipeline import CameraRunner
 from cameras.sources import SourceOptions
@@ -172,7 +181,7 @@ def run(
     from engine.detector import load_detector
 
     load_start = load_average()
-    root = Path(workdir) if workdir else Path.home() / ".cache" / "person-search" / "bench-cameras"
+    root = work_root(workdir)
     spec = SceneSpec(**(scene or SCENES))
     data = scenes(root, spec)
     model = None
