@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from index.audit_chain import GENESIS, AuditEntry, AuditRow, Verdict, chain, verify
 from index.fsio import fsync_dir, write_atomic
+from index.sqlite_conns import ThreadConnections
 
 AUDIT_FILE = "audit.sqlite3"  # inside the data directory unless configured elsewhere
 SCHEMA = """
@@ -66,26 +66,15 @@ class AuditLog:
         if not create and not path.is_file():
             raise FileNotFoundError(f"no audit trail at {path}")
         self.path, self.head_path = path, path.with_name(path.name + ".head")
-        self._mode = "rwc" if create else "rw"  # a reader never creates the file
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._mutex = threading.Lock()
+        mode = "rwc" if create else "rw"  # a reader never creates the file
+        self._conns = ThreadConnections(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn().executescript(SCHEMA)
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (WAL, synchronous=FULL: a committed row survives a power cut)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            uri = f"{self.path.resolve().as_uri()}?mode={self._mode}"
-            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            self._local.conn = conn
-            with self._mutex:
-                self._all.append(conn)
-        return conn
+        return self._conns.get()
 
     def append(self, entries: Sequence[AuditEntry]) -> AuditRow | None:
         """Chain entries after the last stored row in one transaction, then record the new head."""
@@ -163,8 +152,4 @@ class AuditLog:
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._mutex:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close()

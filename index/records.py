@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from index.rows import (
     meta_values,
     vectors_from_blobs,
 )
+from index.sqlite_conns import ThreadConnections
 from index.tracks import migrate, upsert_tracks
 from index.types import GalleryItem, ItemMeta, SearchFilters
 
@@ -38,9 +38,8 @@ class Records:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._mutex = threading.Lock()
+        # secure_delete: deleted rows are overwritten, not left in free pages
+        self._conns = ThreadConnections(str(path), pragmas=("secure_delete=ON",))
         conn = self.conn()
         conn.executescript(SCHEMA)
         migrate(conn)
@@ -49,16 +48,7 @@ class Records:
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (WAL, synchronous=FULL so a commit survives a power cut)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
-            self._local.conn = conn
-            with self._mutex:
-                self._all.append(conn)
-        return conn
+        return self._conns.get()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -80,11 +70,7 @@ class Records:
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._mutex:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close()
 
     # -- gallery settings -------------------------------------------------------------------------
 
